@@ -1,0 +1,76 @@
+"""Commands: what a care team asks the pathway to do. Validated at the edge, immutable after.
+
+Every command carries its clinical time `at` (aware UTC) and the `actor` who asks. A command
+that changes an episode becomes exactly one event, or is refused.
+"""
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+
+from pathway.clock import as_utc
+from pathway.drugs import Action, Drug, Route
+from pathway.observations import Observation
+from pathway.policy import DEFAULT_POLICY, Policy
+
+UtcTime = Annotated[datetime, AfterValidator(as_utc)]
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+#: A pseudonymous reference: letters, digits and - _ . : / only, so no free-text names slip in.
+PatientRef = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:/-]*$")
+]
+
+
+class _Command(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    at: UtcTime
+    actor: Name
+
+
+class _Step(_Command):
+    episode_id: Name
+
+
+class OpenEpisode(_Command):
+    kind: Literal["open"] = "open"
+    patient_ref: PatientRef
+    weight_kg: float = Field(ge=0.5, le=350)
+    age_years: float = Field(ge=0, le=120)
+    context: Text | None = None
+    policy: Policy = DEFAULT_POLICY
+
+
+class RecordObservation(_Step):
+    kind: Literal["observe"] = "observe"
+    observation: Observation
+
+
+class AdministerDose(_Step):
+    kind: Literal["give"] = "give"
+    drug: Drug
+    dose_mg: float = Field(gt=0, le=10_000)
+    route: Route | None = None  # None: the drug's default route
+    override_reason: Text | None = None
+
+
+class RecordAction(_Step):
+    kind: Literal["act"] = "act"
+    action: Action
+    note: Text | None = None
+
+
+class Resolve(_Step):
+    kind: Literal["resolve"] = "resolve"
+    override_reason: Text | None = None
+
+
+class Close(_Step):
+    kind: Literal["close"] = "close"
+    reason: Text | None = None
+
+
+StepCommand = RecordObservation | AdministerDose | RecordAction | Resolve | Close
+Command = OpenEpisode | StepCommand

@@ -1,0 +1,117 @@
+"""Policy: the parameters a site may choose, within hard limits no policy can pass.
+
+CLINICAL.md marks every figure as either a policy parameter or a hard limit. A policy is frozen
+and versioned; an episode keeps the policy it was opened with, so its history replays the same.
+"""
+
+import tomllib
+from dataclasses import dataclass
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+
+@dataclass(frozen=True)
+class HardLimits:
+    """Never exceeded, by any policy or override (CLINICAL.md §3–5, CONTRACT.md)."""
+
+    toci_single_dose_max_mg: float = 800.0
+    toci_weight_tolerance: float = 0.10  # rounding to vials
+    toci_min_interval_h: float = 8.0
+    toci_max_doses_24h: int = 3
+    toci_max_doses_episode: int = 4
+    dexamethasone_dose_max_mg: float = 20.0
+    methylprednisolone_dose_max_mg: float = 1000.0
+    methylprednisolone_24h_max_mg: float = 2000.0
+    anakinra_dose_max_mg: float = 100.0
+    anakinra_24h_max_mg: float = 400.0
+    siltuximab_mg_per_kg: float = 11.0
+    siltuximab_tolerance: float = 0.10
+    future_tolerance_min: float = 5.0
+
+
+HARD_LIMITS = HardLimits()
+
+
+class Policy(BaseModel):
+    """Every parameter CLINICAL.md calls policy, with the default pathway's values."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str = Field(default="default", min_length=1, max_length=64)
+    version: str = Field(default="1", min_length=1, max_length=32)
+
+    # §1 grading
+    fever_threshold_c: float = Field(default=38.0, ge=37.5, le=39.0)
+    fever_comparator: Literal[">=", ">"] = ">="
+    high_flow_above_lpm: float = Field(default=6.0, gt=0, le=15)
+
+    # §3 tocilizumab
+    toci_mg_per_kg: float = Field(default=8.0, gt=0)
+    toci_mg_per_kg_under_30kg: float = Field(default=12.0, gt=0)
+    toci_child_weight_kg: float = Field(default=30.0, gt=0)
+    toci_min_interval_h: float = Field(default=8.0, gt=0)
+    toci_max_doses_episode: int = Field(default=2, ge=1)
+    toci_max_doses_24h: int = Field(default=3, ge=1)
+    toci_grade1_fever_hours: float | None = Field(default=72.0, gt=0)
+
+    # §4 corticosteroids
+    steroid_min_crs_grade: int = Field(default=3, ge=1, le=4)
+    steroid_after_toci_h: float = Field(default=8.0, ge=0)
+    steroid_min_icans_grade: int = Field(default=2, ge=1, le=4)
+    dexamethasone_standard_mg: float = Field(default=10.0, gt=0)
+    dexamethasone_escalated_mg: float = Field(default=20.0, gt=0)
+    dexamethasone_every_h: float = Field(default=6.0, gt=0)
+    standard_methylprednisolone_mg_per_kg: float = Field(default=2.0, gt=0)
+    methylprednisolone_escalated_mg: float = Field(default=1000.0, gt=0)
+    methylprednisolone_escalated_every_h: float = Field(default=24.0, gt=0)
+    escalation_window_h: float = Field(default=24.0, gt=0)
+
+    # §5 refractory
+    refractory_window_h: float = Field(default=24.0, gt=0)
+    anakinra_adult_mg: float = Field(default=100.0, gt=0)
+    anakinra_child_mg_per_kg: float = Field(default=2.0, gt=0)
+    anakinra_every_h: float = Field(default=6.0, gt=0)
+    anakinra_adult_age_years: float = Field(default=18.0, ge=0)
+    siltuximab_mg_per_kg: float = Field(default=11.0, gt=0)
+
+    # §7 time
+    reassess_h_grade2_plus: float = Field(default=4.0, gt=0)
+    reassess_h_otherwise: float = Field(default=12.0, gt=0)
+    resolution_window_h: float = Field(default=24.0, gt=0)
+
+    @model_validator(mode="after")
+    def _within_hard_limits(self) -> "Policy":
+        limits = HARD_LIMITS
+        checks: list[tuple[str, float, float, str]] = [
+            # field, value, limit, direction ("max" means value must be <= limit)
+            ("toci_min_interval_h", self.toci_min_interval_h, limits.toci_min_interval_h, "min"),
+            ("toci_max_doses_episode", self.toci_max_doses_episode, limits.toci_max_doses_episode, "max"),
+            ("toci_max_doses_24h", self.toci_max_doses_24h, limits.toci_max_doses_24h, "max"),
+            ("dexamethasone_standard_mg", self.dexamethasone_standard_mg, limits.dexamethasone_dose_max_mg, "max"),
+            ("dexamethasone_escalated_mg", self.dexamethasone_escalated_mg, limits.dexamethasone_dose_max_mg, "max"),
+            ("methylprednisolone_escalated_mg", self.methylprednisolone_escalated_mg,
+             limits.methylprednisolone_dose_max_mg, "max"),
+            ("anakinra_adult_mg", self.anakinra_adult_mg, limits.anakinra_dose_max_mg, "max"),
+            ("siltuximab_mg_per_kg", self.siltuximab_mg_per_kg, limits.siltuximab_mg_per_kg, "max"),
+        ]
+        for field, value, limit, direction in checks:
+            if direction == "max" and value > limit:
+                raise ValueError(f"{field}: {value:g} is above the hard limit of {limit:g}")
+            if direction == "min" and value < limit:
+                raise ValueError(f"{field}: {value:g} is below the hard limit of {limit:g}")
+        if self.dexamethasone_standard_mg > self.dexamethasone_escalated_mg:
+            raise ValueError("dexamethasone_standard_mg: must not exceed dexamethasone_escalated_mg")
+        return self
+
+    @property
+    def ref(self) -> dict[str, str]:
+        return {"name": self.name, "version": self.version}
+
+    @classmethod
+    def from_toml(cls, text: str) -> "Policy":
+        """Parse a policy file's text; unknown keys and out-of-limit values fail validation."""
+        return cls.model_validate(tomllib.loads(text))
+
+
+DEFAULT_POLICY = Policy()

@@ -1,0 +1,88 @@
+"""handle(command, uow, now): load -> decide -> append -> commit. The one way a step happens.
+
+The ports are Protocols so the pure core never imports the store; persistence/ implements them
+on SQLite and PostgreSQL, and tests can run the same handler over any of them.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+from pydantic import BaseModel, ConfigDict
+
+from pathway.clock import as_utc
+from pathway.commands import Command, OpenEpisode
+from pathway.episode import Episode, apply
+from pathway.errors import Refused
+from pathway.events import Event
+
+
+class RefusalRecord(BaseModel):
+    """A refused attempt, for the refusal log (`crs audit refusals`). Never changes an episode."""
+
+    model_config = ConfigDict(frozen=True)
+
+    at: datetime  # the clinical time the command asked for
+    recorded_at: datetime
+    actor: str
+    episode_id: str | None
+    kind: str
+    command: dict[str, Any]
+    rule: str
+    rules: tuple[str, ...]
+    message: str
+
+
+class UnitOfWork(Protocol):
+    """One transaction. Leaving the `with` block without `commit()` rolls back."""
+
+    def __enter__(self) -> "UnitOfWork": ...
+    def __exit__(self, *exc: object) -> None: ...
+    def commit(self) -> None: ...
+    def rollback(self) -> None: ...
+    def new_episode_id(self) -> str: ...
+    def load(self, episode_id: str) -> Episode:
+        """The episode's snapshot, locked for this step where the backend can; NotFound if absent."""
+        ...
+    def append(self, event: Event, snapshot: Episode) -> None:
+        """Append one event (seq must be the next) and store the new snapshot; Conflict if raced."""
+        ...
+    def record_refusal(self, refusal: RefusalRecord) -> None: ...
+
+
+@dataclass(frozen=True)
+class StepResult:
+    episode: Episode
+    event: Event
+
+
+def refusal_record(command: Command, refused: Refused, now: datetime) -> RefusalRecord:
+    return RefusalRecord(
+        at=command.at, recorded_at=as_utc(now), actor=command.actor,
+        episode_id=getattr(command, "episode_id", None), kind=command.kind,
+        command=command.model_dump(mode="json", exclude={"policy"}),
+        rule=refused.rule, rules=refused.rules, message=refused.message,
+    )
+
+
+def handle(command: Command, uow: UnitOfWork, now: datetime) -> StepResult:
+    """Run one step atomically. A refusal writes only its refusal-log row, then re-raises."""
+    from pathway.machine import decide, decide_open  # the machine is built on first use
+
+    try:
+        with uow:
+            if isinstance(command, OpenEpisode):
+                event = decide_open(command, uow.new_episode_id(), now)
+                episode = apply(None, event)
+            else:
+                current = uow.load(command.episode_id)
+                event = decide(current, command, now)
+                episode = apply(current, event)
+            uow.append(event, episode)
+            uow.commit()
+            return StepResult(episode=episode, event=event)
+    except Refused as refused:
+        with uow:
+            uow.record_refusal(refusal_record(command, refused, now))
+            uow.commit()
+        raise
