@@ -16,6 +16,9 @@ class HardLimits:
     """Never exceeded, by any policy or override (CLINICAL.md §3–5, CONTRACT.md)."""
 
     toci_single_dose_max_mg: float = 800.0
+    toci_mg_per_kg: float = 8.0  # label dose at or above 30 kg
+    toci_mg_per_kg_under_30kg: float = 12.0
+    toci_child_weight_kg: float = 30.0
     toci_weight_tolerance: float = 0.10  # rounding to vials
     toci_min_interval_h: float = 8.0
     toci_max_doses_24h: int = 3
@@ -87,6 +90,8 @@ class Policy(BaseModel):
             # field, value, limit, direction ("max" means value must be <= limit)
             ("toci_min_interval_h", self.toci_min_interval_h, limits.toci_min_interval_h, "min"),
             ("toci_max_doses_episode", self.toci_max_doses_episode, limits.toci_max_doses_episode, "max"),
+            ("toci_mg_per_kg", self.toci_mg_per_kg, limits.toci_mg_per_kg, "max"),
+            ("toci_mg_per_kg_under_30kg", self.toci_mg_per_kg_under_30kg, limits.toci_mg_per_kg_under_30kg, "max"),
             ("toci_max_doses_24h", self.toci_max_doses_24h, limits.toci_max_doses_24h, "max"),
             ("dexamethasone_standard_mg", self.dexamethasone_standard_mg, limits.dexamethasone_dose_max_mg, "max"),
             ("dexamethasone_escalated_mg", self.dexamethasone_escalated_mg, limits.dexamethasone_dose_max_mg, "max"),

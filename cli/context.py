@@ -1,0 +1,80 @@
+"""What every command shares: the global settings, the store, and one step through the service.
+
+The persistence layer is imported only inside these functions, so `crs --help`, `--version` and
+`crs pathway` never load SQLAlchemy.
+"""
+
+import getpass
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+import typer
+
+from cli.clock import now
+
+if TYPE_CHECKING:
+    from pathway.commands import Command
+    from pathway.service import StepResult
+    from persistence.store import Store
+
+
+@dataclass(frozen=True)
+class Settings:
+    db: str | None  # None: persistence.store.default_url()
+    actor: str
+    json: bool
+
+
+def default_actor() -> str:
+    """The OS user name; "unknown" where the system has none (e.g. a container without passwd)."""
+    try:
+        name = getpass.getuser().strip()
+    except Exception:  # getpass raises OSError or KeyError depending on the platform
+        return "unknown"
+    return name[:64] if name else "unknown"
+
+
+def settings(ctx: typer.Context, json_flag: bool) -> Settings:
+    """The global options (from the app callback) with this command's --json."""
+    base: Settings | None = ctx.find_root().obj
+    if base is None:  # a sub-command invoked without the root callback (never from `crs`)
+        base = Settings(db=None, actor=default_actor(), json=False)
+    return Settings(db=base.db, actor=base.actor, json=base.json or json_flag)
+
+
+def when(at: datetime | None) -> datetime:
+    """The clinical time of a step: `--at`, or now."""
+    return at if at is not None else now()
+
+
+@contextmanager
+def open_store(config: Settings, *, read_only: bool = False, url: str | None = None) -> Iterator["Store"]:
+    from persistence.store import Store, default_url
+
+    store = Store.open(url or config.db or default_url(), read_only=read_only)
+    try:
+        yield store
+    finally:
+        store.close()
+
+
+def build(model: type, **fields: Any) -> Any:
+    """Build a command model; a pydantic ValidationError goes to the error map (exit 2)."""
+    return model(**fields)
+
+
+def step(config: Settings, command: "Command", *, url: str | None = None) -> "StepResult":
+    """One step: the service decides and appends atomically, or raises (a refusal is logged)."""
+    from pathway.service import handle
+
+    with open_store(config, url=url) as store:
+        return handle(command, store.unit_of_work(), now())
+
+
+def status_at(episode: Any, at: datetime) -> dict[str, Any]:
+    from pathway.recommend import status
+
+    return status(episode, at)

@@ -1,0 +1,137 @@
+"""The one place an exception becomes an exit code, a JSON error object and one plain sentence.
+
+    CrsError subclasses   their own exit code (Refused 1, Invalid 2, Conflict 3, NotFound 4, Integrity 5)
+    usage errors          2  (bad value, unknown option, command, drug or action name)
+    pydantic validation   2  (the field is named as its option, with the limit and the value)
+    database driver       2  (cannot open / read-only / unusable URL); 3 when locked or raced
+    anything else         70 (an internal error: one sentence, never a traceback)
+"""
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from typer._click.exceptions import ClickException
+
+from pathway.errors import CrsError, Refused
+
+INTERNAL_ERROR = 70  # EX_SOFTWARE: not a clinical answer, so none of the contract's codes
+INTERRUPTED = 130
+
+#: Command-model fields and the options a person typed for them.
+OPTION_FOR_FIELD: dict[str, str] = {
+    "at": "--at", "actor": "--actor", "episode_id": "EPISODE", "patient_ref": "--patient",
+    "weight_kg": "--weight-kg", "age_years": "--age-years", "context": "--context", "policy": "--policy",
+    "drug": "DRUG", "dose_mg": "--dose-mg", "route": "--route", "override_reason": "--override",
+    "action": "ACTION", "note": "--note", "reason": "--reason",
+    "temp_c": "--temp", "hypotension": "--hypotension", "vasopressors": "--vasopressors",
+    "vasopressin": "--vasopressin", "o2_device": "--o2", "o2_flow_lpm": "--o2-flow", "fio2": "--fio2",
+    "ice_score": "--ice", "consciousness": "--consciousness", "seizure": "--seizure",
+    "motor_weakness": "--motor-weakness", "cerebral_edema": "--cerebral-edema",
+}
+_FIELD_NAMES = re.compile(r"\b(" + "|".join(sorted(OPTION_FOR_FIELD, key=len, reverse=True)) + r")\b")
+
+
+@dataclass(frozen=True)
+class Failure:
+    exit_code: int
+    payload: dict[str, Any]  # the JSON error object
+    sentence: str  # the plain sentence for stderr
+
+
+def sentence(text: str, limit: int = 400) -> str:
+    """One line, control characters escaped, cut to a readable length, ending with a full stop."""
+    flat = " ".join(str(text).split())
+    flat = "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii") for ch in flat)
+    if len(flat) > limit:
+        flat = flat[: limit - 1].rstrip() + "…"
+    flat = flat.strip() or "unknown error"
+    flat = flat[0].upper() + flat[1:]
+    return flat if flat.endswith((".", "?", "!")) else flat + "."
+
+
+def classify(exc: BaseException) -> Failure:
+    """Map any exception to (exit code, JSON object, sentence). Pure: prints nothing."""
+    if isinstance(exc, Refused):
+        return Failure(exc.exit_code, exc.as_json(), refusal_sentence(exc))
+    if isinstance(exc, CrsError):
+        return _failure(exc.exit_code, exc.code, exc.message)
+    if isinstance(exc, ClickException):
+        return _failure(2, "invalid", usage_message(exc))
+    if _is_validation_error(exc):
+        return _failure(2, "invalid", validation_message(exc))
+    if isinstance(exc, KeyboardInterrupt):
+        return _failure(INTERRUPTED, "interrupted", "interrupted; nothing was written by the unfinished step")
+    database = _database_failure(exc)
+    if database is not None:
+        return database
+    return _failure(INTERNAL_ERROR, "internal",
+                    f"internal error ({type(exc).__name__}); nothing was written by the unfinished step, "
+                    "please report this")
+
+
+def _failure(code: int, kind: str, message: str) -> Failure:
+    text = sentence(message)
+    return Failure(code, {"error": kind, "message": text}, text)
+
+
+def refusal_sentence(refused: Refused) -> str:
+    """The rule(s), why, and how to proceed (a time, an override, or nothing) — as one sentence."""
+    kinds = "overridable" if refused.overridable else "hard"
+    rules = ", ".join(refused.rules)
+    why = refused.message.rstrip(". ")
+    ways = []
+    if refused.earliest_at is not None:
+        from pathway.clock import iso
+
+        ways.append(f"allowed from {iso(refused.earliest_at)}")
+    if refused.overridable:
+        ways.append("a clinician may proceed with --override REASON, recorded as a deviation")
+    how = " or ".join(ways) if ways else "a hard limit that no override can pass"
+    return sentence(f"refused by {rules} ({kinds}): {why}; {how}")
+
+
+def usage_message(exc: ClickException) -> str:
+    message = exc.format_message()
+    message = message.replace("Value error, ", "").replace("Invalid value for '", "Invalid value for ")
+    message = re.sub(r"^Invalid value for (\S+?)':", r"Invalid value for \1:", message)
+    return message
+
+
+def _is_validation_error(exc: BaseException) -> bool:
+    try:
+        from pydantic import ValidationError
+    except ImportError:  # pragma: no cover - pydantic is a dependency
+        return False
+    return isinstance(exc, ValidationError)
+
+
+def validation_message(exc: Any) -> str:
+    """The first pydantic error as `Invalid value for --option: <limit>, got <value>`."""
+    from cli.values import shown
+
+    error = exc.errors()[0]
+    loc = [str(part) for part in error.get("loc", ()) if not isinstance(part, int)]
+    field = next((OPTION_FOR_FIELD[part] for part in reversed(loc) if part in OPTION_FOR_FIELD), None)
+    message = _FIELD_NAMES.sub(lambda m: OPTION_FOR_FIELD[m.group(1)], str(error.get("msg", "invalid")))
+    message = message.removeprefix("Value error, ")
+    message = message[:1].lower() + message[1:]
+    if error.get("type") in ("value_error", "assertion_error") or "input" not in error:
+        got = ""
+    else:
+        got = f", got {shown(error['input'])}"
+    if field is None:
+        return f"Invalid input: {message}{got}"
+    return f"Invalid value for {field}: {message}{got}"
+
+
+def _database_failure(exc: BaseException) -> Failure | None:
+    """Driver errors that escaped the store: a database that cannot be opened, written or reached."""
+    module = type(exc).__module__.split(".")[0]
+    if module not in ("sqlalchemy", "sqlite3", "psycopg", "alembic"):
+        return None
+    original = getattr(exc, "orig", None) or exc
+    detail = str(original).splitlines()[0] if str(original) else type(original).__name__
+    if re.search(r"locked|could not serialize|deadlock", detail, re.IGNORECASE):
+        return _failure(3, "conflict", f"the database is busy ({detail}); nothing was written, retry")
+    return _failure(2, "invalid", f"the database cannot be used ({detail}); nothing was written")

@@ -1,0 +1,115 @@
+"""Weight-based doses, ceilings and the named regimens the pathway recommends (CLINICAL.md §3–5).
+
+Ceilings come from HARD_LIMITS (never a policy); recommended doses come from the policy. Every
+dose a recommendation names is checked against the same rules as a dose given.
+"""
+
+from dataclasses import dataclass
+
+from pathway.drugs import Drug, Route
+from pathway.episode import Episode
+from pathway.policy import HARD_LIMITS, Policy
+
+
+def toci_mg_per_kg(weight_kg: float, policy: Policy) -> float:
+    return policy.toci_mg_per_kg_under_30kg if weight_kg < policy.toci_child_weight_kg else policy.toci_mg_per_kg
+
+
+def toci_dose_mg(weight_kg: float, policy: Policy) -> float:
+    """The recommended tocilizumab dose: weight-based, capped at 800 mg."""
+    return round(min(weight_kg * toci_mg_per_kg(weight_kg, policy), HARD_LIMITS.toci_single_dose_max_mg), 1)
+
+
+def toci_ceiling_mg(weight_kg: float) -> float:
+    """The hard ceiling for one tocilizumab dose: label weight-based dose + 10%, and never above 800 mg."""
+    limits = HARD_LIMITS
+    per_kg = limits.toci_mg_per_kg_under_30kg if weight_kg < limits.toci_child_weight_kg else limits.toci_mg_per_kg
+    return round(min(weight_kg * per_kg * (1 + limits.toci_weight_tolerance), limits.toci_single_dose_max_mg), 1)
+
+
+def siltuximab_dose_mg(weight_kg: float, policy: Policy) -> float:
+    return round(weight_kg * policy.siltuximab_mg_per_kg, 1)
+
+
+def siltuximab_ceiling_mg(weight_kg: float) -> float:
+    return round(weight_kg * HARD_LIMITS.siltuximab_mg_per_kg * (1 + HARD_LIMITS.siltuximab_tolerance), 1)
+
+
+def anakinra_dose_mg(weight_kg: float, age_years: float, policy: Policy) -> float:
+    """100 mg in adults; 2 mg/kg (at most 100 mg) in children (ANAK-PED)."""
+    if age_years >= policy.anakinra_adult_age_years:
+        return policy.anakinra_adult_mg
+    return round(min(weight_kg * policy.anakinra_child_mg_per_kg, HARD_LIMITS.anakinra_dose_max_mg), 1)
+
+
+def steroid_intensity(drug: Drug, dose_mg: float, weight_kg: float, policy: Policy) -> str:
+    """Standard or escalated (CLINICAL.md §4): the intensity decides the state a dose opens."""
+    if drug is Drug.DEXAMETHASONE:
+        return "standard" if dose_mg <= policy.dexamethasone_standard_mg else "escalated"
+    if drug is Drug.METHYLPREDNISOLONE:
+        return "standard" if dose_mg <= policy.standard_methylprednisolone_mg_per_kg * weight_kg else "escalated"
+    raise ValueError(f"{drug} is not a corticosteroid")
+
+
+@dataclass(frozen=True)
+class Regimen:
+    """A named dose rule: what to give, how much, how often, and on whose authority."""
+
+    name: str
+    drug: Drug
+    dose_mg: float | None
+    route: Route
+    every_hours: float | None
+    text: str
+    citations: tuple[str, ...]
+    schedule: tuple[str, ...] = ()
+
+
+def regimen(name: str, episode: Episode) -> Regimen:
+    """Compute a named regimen for this patient under the episode's policy."""
+    p, w = episode.policy, episode.weight_kg
+    if name == "tocilizumab":
+        per_kg = toci_mg_per_kg(w, p)
+        dose = toci_dose_mg(w, p)
+        capped = " (800 mg cap)" if dose >= HARD_LIMITS.toci_single_dose_max_mg else ""
+        return Regimen(name, Drug.TOCILIZUMAB, dose, Route.IV, None,
+                       f"tocilizumab {dose:g} mg IV over 1 h ({per_kg:g} mg/kg{capped})",
+                       ("LABEL-TOCI", "NCCN-2026", "ASCO-2021"))
+    if name == "dexamethasone_standard":
+        return Regimen(name, Drug.DEXAMETHASONE, p.dexamethasone_standard_mg, Route.IV, p.dexamethasone_every_h,
+                       f"dexamethasone {p.dexamethasone_standard_mg:g} mg IV every {p.dexamethasone_every_h:g} h "
+                       "for 1–3 days", ("CARTOX-2018", "ASCO-2021", "SEED-000"))
+    if name == "dexamethasone_escalated":
+        return Regimen(name, Drug.DEXAMETHASONE, p.dexamethasone_escalated_mg, Route.IV, p.dexamethasone_every_h,
+                       f"dexamethasone {p.dexamethasone_escalated_mg:g} mg IV every {p.dexamethasone_every_h:g} h",
+                       ("CARTOX-2018", "SEED-000"))
+    if name == "methylprednisolone_escalated":
+        return Regimen(name, Drug.METHYLPREDNISOLONE, p.methylprednisolone_escalated_mg, Route.IV,
+                       p.methylprednisolone_escalated_every_h,
+                       f"methylprednisolone {p.methylprednisolone_escalated_mg:g} mg/day IV for 3 days, then taper",
+                       ("NCCN-2026", "ASCO-2021", "SEED-000", "SEED-001"))
+    if name == "anakinra":
+        dose = anakinra_dose_mg(w, episode.age_years, p)
+        who = "adult" if episode.age_years >= p.anakinra_adult_age_years else f"{p.anakinra_child_mg_per_kg:g} mg/kg"
+        return Regimen(name, Drug.ANAKINRA, dose, Route.IV, p.anakinra_every_h,
+                       f"anakinra {dose:g} mg IV/SC every {p.anakinra_every_h:g} h ({who})", ("NCCN-2026", "ANAK-PED"))
+    if name == "siltuximab":
+        dose = siltuximab_dose_mg(w, p)
+        return Regimen(name, Drug.SILTUXIMAB, dose, Route.IV, None,
+                       f"siltuximab {dose:g} mg IV once ({p.siltuximab_mg_per_kg:g} mg/kg)", ("CARTOX-2018",))
+    if name == "methylprednisolone_taper":
+        return Regimen(name, Drug.METHYLPREDNISOLONE, 250.0, Route.IV, 12.0,
+                       "taper methylprednisolone: 250 mg q12h × 2 d, 125 mg q12h × 2 d, 60 mg q12h × 2 d",
+                       ("ASCO-2021", "NCCN-2026"),
+                       ("250 mg IV q12h × 2 days", "125 mg IV q12h × 2 days", "60 mg IV q12h × 2 days"))
+    if name == "dexamethasone_taper":
+        return Regimen(name, Drug.DEXAMETHASONE, None, Route.IV, None,
+                       "taper dexamethasone over several days (site protocol); watch for an ICANS flare on a "
+                       "rapid taper", ("ASCO-2021", "CARTOX-2018"))
+    raise KeyError(f"unknown regimen {name!r}")
+
+
+REGIMENS = (
+    "tocilizumab", "dexamethasone_standard", "dexamethasone_escalated", "methylprednisolone_escalated",
+    "anakinra", "siltuximab", "methylprednisolone_taper", "dexamethasone_taper",
+)

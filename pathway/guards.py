@@ -1,0 +1,361 @@
+"""Named predicates the pathway table refers to: rule checks, routing guards, recommendation conditions.
+
+Each rule check takes the step's Context and returns a Violation or None. Time is the command's
+`at` (clinical time) and `now` passed in; nothing here reads a clock.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from functools import cached_property
+from typing import Callable
+
+from pathway.commands import AdministerDose, StepCommand
+from pathway.dosing import siltuximab_ceiling_mg, steroid_intensity, toci_ceiling_mg
+from pathway.drugs import ALLOWED_ROUTES, DEFAULT_ROUTE, STEROIDS, Drug, Route
+from pathway.episode import DoseRecord, Episode
+from pathway.errors import Violation
+from pathway.policy import HARD_LIMITS, Policy
+from states.names import State
+
+DAY = timedelta(hours=24)
+
+
+@dataclass
+class Context:
+    """Everything a guard may look at for one step."""
+
+    episode: Episode
+    command: StepCommand
+    now: datetime
+
+    @property
+    def policy(self) -> Policy:
+        return self.episode.policy
+
+    @property
+    def at(self) -> datetime:
+        return self.command.at
+
+    @cached_property
+    def dose(self) -> AdministerDose | None:
+        return self.command if isinstance(self.command, AdministerDose) else None
+
+    @cached_property
+    def route(self) -> Route | None:
+        if self.dose is None:
+            return None
+        return self.dose.route or DEFAULT_ROUTE[self.dose.drug]
+
+    @cached_property
+    def intensity(self) -> str | None:
+        d = self.dose
+        if d is None or d.drug not in STEROIDS:
+            return None
+        return steroid_intensity(d.drug, d.dose_mg, self.episode.weight_kg, self.policy)
+
+    def doses_within(self, drug: Drug, window: timedelta) -> list[DoseRecord]:
+        return [d for d in self.episode.doses_of(drug) if self.at - d.at < window]
+
+
+def _v(rule: str, message: str, *, overridable: bool = False, earliest_at: datetime | None = None,
+       **details: object) -> Violation:
+    return Violation(rule, overridable, message, earliest_at, dict(details))
+
+
+# -- state of the episode (shared by rules, routes and recommendations) --------------------------
+
+def latest_crs(ep: Episode) -> int | None:
+    return ep.latest.crs_grade if ep.latest else None
+
+
+def latest_icans(ep: Episode) -> int | None:
+    return ep.latest.icans_grade if ep.latest else None
+
+
+def improved_since(baseline: int | None, ep: Episode) -> bool:
+    """Improvement: the latest CRS grade is lower than the baseline (CLINICAL.md §7)."""
+    current = latest_crs(ep)
+    return baseline is not None and current is not None and current < baseline
+
+
+def worse_since(baseline: int | None, ep: Episode) -> bool:
+    current = latest_crs(ep)
+    return baseline is not None and current is not None and current > baseline
+
+
+def toci_indicated(ep: Episode, at: datetime) -> bool:
+    crs = latest_crs(ep)
+    if crs is None:
+        return False
+    if crs >= 2:
+        return True
+    hours = ep.policy.toci_grade1_fever_hours
+    return (crs == 1 and hours is not None and ep.fever_since is not None
+            and at - ep.fever_since > timedelta(hours=hours))
+
+
+def toci_persisting(ep: Episode) -> bool:
+    """CRS grade >= 2 still present >= 8 h after the last tocilizumab dose, without improvement."""
+    doses = ep.toci_doses
+    if not doses or ep.latest is None or ep.latest.crs_grade < 2:
+        return False
+    last = doses[-1]
+    return (ep.latest.at - last.at >= timedelta(hours=ep.policy.steroid_after_toci_h)
+            and not improved_since(last.crs_grade_at_dose, ep))
+
+
+def steroid_indicated(ep: Episode) -> bool:
+    p = ep.policy
+    crs, icans = latest_crs(ep) or 0, latest_icans(ep) or 0
+    return crs >= p.steroid_min_crs_grade or icans >= p.steroid_min_icans_grade or toci_persisting(ep)
+
+
+def escalation_clock(ep: Episode) -> datetime | None:
+    """When the standard-steroid window ends (only while in the steroid state)."""
+    if ep.state is not State.STEROID or ep.phase_started_at is None:
+        return None
+    return ep.phase_started_at + timedelta(hours=ep.policy.escalation_window_h)
+
+
+def escalation_allowed(ep: Episode) -> bool:
+    """Grade 4, worsening since steroid start, or the window passed without improvement (CLINICAL.md §4)."""
+    if latest_crs(ep) == 4:
+        return True
+    if ep.state is not State.STEROID:
+        return ep.state in (State.ESCALATED_STEROID, State.REFRACTORY, State.RESOLVED)
+    if worse_since(ep.steroid_start_crs_grade, ep):
+        return True
+    ends = escalation_clock(ep)
+    return (ends is not None and ep.latest is not None and ep.latest.at >= ends
+            and not improved_since(ep.phase_start_crs_grade, ep))
+
+
+def refractory_prerequisites(ep: Episode) -> bool:
+    return bool(ep.toci_doses) and ep.steroid_given
+
+
+def next_toci_at(ep: Episode) -> datetime | None:
+    doses = ep.toci_doses
+    return doses[-1].at + timedelta(hours=ep.policy.toci_min_interval_h) if doses else None
+
+
+def resolution_at(ep: Episode) -> datetime | None:
+    if ep.zero_streak_since is None:
+        return None
+    return ep.zero_streak_since + timedelta(hours=ep.policy.resolution_window_h)
+
+
+# -- rule checks ---------------------------------------------------------------------------------
+
+def check_time_future(c: Context) -> Violation | None:
+    limit = c.now + timedelta(minutes=HARD_LIMITS.future_tolerance_min)
+    if c.at > limit:
+        return _v("TIME_FUTURE", f"the time given is more than {HARD_LIMITS.future_tolerance_min:g} minutes in "
+                  "the future")
+    return None
+
+
+def check_time_order(c: Context) -> Violation | None:
+    if c.at < c.episode.last_at:
+        return _v("TIME_ORDER", "the time given is earlier than the episode's latest event; events cannot go "
+                  "back in time", earliest_at=c.episode.last_at)
+    return None
+
+
+def check_route(c: Context) -> Violation | None:
+    d = c.dose
+    if d is not None and c.route not in ALLOWED_ROUTES[d.drug]:
+        allowed = ", ".join(sorted(r.value for r in ALLOWED_ROUTES[d.drug]))
+        return _v("DRUG_ROUTE", f"{d.drug.value} is not given {c.route}; allowed: {allowed}")
+    return None
+
+
+def check_toci_dose(c: Context) -> Violation | None:
+    d = c.dose
+    ceiling = toci_ceiling_mg(c.episode.weight_kg)
+    if d is not None and d.dose_mg > ceiling:
+        return _v("TOCI_DOSE_MAX", f"tocilizumab {d.dose_mg:g} mg is above the limit of {ceiling:g} mg for "
+                  f"{c.episode.weight_kg:g} kg", limit_mg=ceiling)
+    return None
+
+
+def check_toci_interval(c: Context) -> Violation | None:
+    earliest = next_toci_at(c.episode)
+    if earliest is not None and c.at < earliest:
+        return _v("TOCI_MIN_INTERVAL", f"the previous tocilizumab dose was less than "
+                  f"{c.policy.toci_min_interval_h:g} hours ago", earliest_at=earliest)
+    return None
+
+
+def check_toci_count(c: Context) -> Violation | None:
+    given = len(c.episode.toci_doses)
+    in_day = c.doses_within(Drug.TOCILIZUMAB, DAY)
+    if len(in_day) >= HARD_LIMITS.toci_max_doses_24h:
+        return _v("TOCI_MAX_DOSES", f"{len(in_day)} tocilizumab doses already in 24 hours (hard limit "
+                  f"{HARD_LIMITS.toci_max_doses_24h})", earliest_at=in_day[0].at + DAY)
+    if given >= HARD_LIMITS.toci_max_doses_episode:
+        return _v("TOCI_MAX_DOSES", f"{given} tocilizumab doses already in this episode (hard limit "
+                  f"{HARD_LIMITS.toci_max_doses_episode})")
+    if len(in_day) >= c.policy.toci_max_doses_24h:
+        return _v("TOCI_MAX_DOSES", f"{len(in_day)} tocilizumab doses already in 24 hours (policy maximum "
+                  f"{c.policy.toci_max_doses_24h})", overridable=True)
+    if given >= c.policy.toci_max_doses_episode:
+        return _v("TOCI_MAX_DOSES", f"{given} tocilizumab doses already in this episode (policy maximum "
+                  f"{c.policy.toci_max_doses_episode})", overridable=True)
+    return None
+
+
+def check_toci_indication(c: Context) -> Violation | None:
+    if not toci_indicated(c.episode, c.at):
+        crs = latest_crs(c.episode)
+        seen = "no observation on record" if crs is None else f"latest CRS grade is {crs}"
+        return _v("TOCI_INDICATION", f"tocilizumab needs CRS grade 2 or more; {seen}", overridable=True)
+    return None
+
+
+def check_steroid_dose(c: Context) -> Violation | None:
+    d = c.dose
+    if d is None:
+        return None
+    if d.drug is Drug.DEXAMETHASONE and d.dose_mg > HARD_LIMITS.dexamethasone_dose_max_mg:
+        return _v("STEROID_DOSE_MAX", f"dexamethasone {d.dose_mg:g} mg is above the limit of "
+                  f"{HARD_LIMITS.dexamethasone_dose_max_mg:g} mg a dose")
+    if d.drug is Drug.METHYLPREDNISOLONE:
+        if d.dose_mg > HARD_LIMITS.methylprednisolone_dose_max_mg:
+            return _v("STEROID_DOSE_MAX", f"methylprednisolone {d.dose_mg:g} mg is above the limit of "
+                      f"{HARD_LIMITS.methylprednisolone_dose_max_mg:g} mg a dose")
+        day = c.doses_within(Drug.METHYLPREDNISOLONE, DAY)
+        total = sum(x.dose_mg for x in day) + d.dose_mg
+        if total > HARD_LIMITS.methylprednisolone_24h_max_mg:
+            return _v("STEROID_DOSE_MAX", f"methylprednisolone would total {total:g} mg in 24 hours, above the "
+                      f"limit of {HARD_LIMITS.methylprednisolone_24h_max_mg:g} mg", earliest_at=day[0].at + DAY)
+    return None
+
+
+def check_other_dose(c: Context) -> Violation | None:
+    d = c.dose
+    if d is None:
+        return None
+    if d.drug is Drug.ANAKINRA:
+        if d.dose_mg > HARD_LIMITS.anakinra_dose_max_mg:
+            return _v("DOSE_MAX", f"anakinra {d.dose_mg:g} mg is above the limit of "
+                      f"{HARD_LIMITS.anakinra_dose_max_mg:g} mg a dose")
+        day = c.doses_within(Drug.ANAKINRA, DAY)
+        total = sum(x.dose_mg for x in day) + d.dose_mg
+        if total > HARD_LIMITS.anakinra_24h_max_mg:
+            return _v("DOSE_MAX", f"anakinra would total {total:g} mg in 24 hours, above the limit of "
+                      f"{HARD_LIMITS.anakinra_24h_max_mg:g} mg", earliest_at=day[0].at + DAY)
+    if d.drug is Drug.SILTUXIMAB:
+        ceiling = siltuximab_ceiling_mg(c.episode.weight_kg)
+        day = c.doses_within(Drug.SILTUXIMAB, DAY)
+        total = sum(x.dose_mg for x in day) + d.dose_mg
+        if total > ceiling:
+            return _v("DOSE_MAX", f"siltuximab would total {total:g} mg in 24 hours, above the limit of "
+                      f"{ceiling:g} mg for {c.episode.weight_kg:g} kg", limit_mg=ceiling)
+    return None
+
+
+def check_steroid_indication(c: Context) -> Violation | None:
+    ep = c.episode
+    if ep.steroid_given or steroid_indicated(ep):
+        return None  # indicated, or a course (or taper) already under way
+    return _v("STEROID_INDICATION", "no steroid indication on record (CRS grade 3+, CRS grade 2+ persisting 8 h "
+              "after tocilizumab, or ICANS grade 2+)", overridable=True)
+
+
+def check_escalation_order(c: Context) -> Violation | None:
+    if c.intensity != "escalated" or escalation_allowed(c.episode):
+        return None
+    ends = escalation_clock(c.episode)
+    return _v("ESCALATION_ORDER", "escalated steroid before standard steroid has had its window without "
+              "improvement (and CRS is neither grade 4 nor worsening)", overridable=True, earliest_at=ends)
+
+
+def check_refractory_order(c: Context) -> Violation | None:
+    if refractory_prerequisites(c.episode):
+        return None
+    missing = [name for name, done in (("tocilizumab", bool(c.episode.toci_doses)),
+                                       ("a corticosteroid", c.episode.steroid_given)) if not done]
+    return _v("REFRACTORY_ORDER", f"a refractory-line drug before {' and '.join(missing)} has been given",
+              overridable=True)
+
+
+def check_resolve(c: Context) -> Violation | None:
+    ep = c.episode
+    ready = resolution_at(ep)
+    if ready is not None and ep.latest is not None and c.at >= ready:
+        return None
+    if ep.latest is None:
+        why = "no observation on record"
+    elif ready is None:
+        why = f"latest grades are CRS {ep.latest.crs_grade}, ICANS {ep.latest.icans_grade}"
+    else:
+        why = "grade 0 has not yet held for the resolution window"
+    return _v("RESOLVE_CRITERIA", f"resolution criteria do not hold: {why}", overridable=True, earliest_at=ready)
+
+
+CHECKS: dict[str, Callable[[Context], Violation | None]] = {
+    "TIME_FUTURE": check_time_future,
+    "TIME_ORDER": check_time_order,
+    "DRUG_ROUTE": check_route,
+    "TOCI_DOSE_MAX": check_toci_dose,
+    "TOCI_MIN_INTERVAL": check_toci_interval,
+    "TOCI_MAX_DOSES": check_toci_count,
+    "TOCI_INDICATION": check_toci_indication,
+    "STEROID_DOSE_MAX": check_steroid_dose,
+    "STEROID_INDICATION": check_steroid_indication,
+    "ESCALATION_ORDER": check_escalation_order,
+    "REFRACTORY_ORDER": check_refractory_order,
+    "RESOLVE_CRITERIA": check_resolve,
+    "DOSE_MAX": check_other_dose,
+}
+#: Rules enforced by the machine's structure rather than a check function.
+STRUCTURAL_RULES = frozenset({"EPISODE_CLOSED", "PATHWAY_TRANSITION"})
+
+# -- routing guards (which destination an allowed step takes) ------------------------------------
+
+ROUTES: dict[str, Callable[[Context], bool]] = {
+    "crs_grade_4": lambda c: latest_crs(c.episode) == 4,
+    "refractory_prerequisites": lambda c: refractory_prerequisites(c.episode),
+}
+
+# -- recommendation conditions (episode, time now) -----------------------------------------------
+
+
+def _toci_repeat(ep: Episode, now: datetime) -> bool:
+    doses = ep.toci_doses
+    return bool(doses) and toci_indicated(ep, now) and not improved_since(doses[-1].crs_grade_at_dose, ep)
+
+
+def _refractory_due(ep: Episode, now: datetime) -> bool:
+    if ep.phase_started_at is None or ep.latest is None:
+        return False
+    if worse_since(ep.phase_start_crs_grade, ep):
+        return True
+    ends = ep.phase_started_at + timedelta(hours=ep.policy.refractory_window_h)
+    return ep.latest.at >= ends and not improved_since(ep.phase_start_crs_grade, ep) and (latest_crs(ep) or 0) >= 1
+
+
+def _last_steroid(ep: Episode) -> Drug | None:
+    steroids = [d for d in ep.doses if d.drug in STEROIDS]
+    return steroids[-1].drug if steroids else None
+
+
+CONDITIONS: dict[str, Callable[[Episode, datetime], bool]] = {
+    "crs_grade_2_plus": lambda ep, now: (latest_crs(ep) or 0) >= 2,
+    "crs_grade_3_plus": lambda ep, now: (latest_crs(ep) or 0) >= 3,
+    "crs_grade_4": lambda ep, now: latest_crs(ep) == 4,
+    "fever_on_record": lambda ep, now: ep.latest is not None and ep.latest.fever is True,
+    "steroid_on_record": lambda ep, now: ep.steroid_given,
+    "toci_indicated": lambda ep, now: toci_indicated(ep, now),
+    "toci_repeat_indicated": _toci_repeat,
+    "steroid_indicated": lambda ep, now: steroid_indicated(ep),
+    "escalation_due": lambda ep, now: escalation_allowed(ep),
+    "standard_course_continues": lambda ep, now: not escalation_allowed(ep) and (latest_crs(ep) or 0) >= 1,
+    "refractory_due": _refractory_due,
+    "escalated_course_continues": lambda ep, now: not _refractory_due(ep, now) and (latest_crs(ep) or 0) >= 1,
+    "anakinra_course_continues": lambda ep, now: bool(ep.doses_of(Drug.ANAKINRA)) and (latest_crs(ep) or 0) >= 1,
+    "refractory_still_due": lambda ep, now: (_refractory_due(ep, now) and not ep.doses_of(Drug.SILTUXIMAB)),
+    "methylprednisolone_taper_due": lambda ep, now: _last_steroid(ep) is Drug.METHYLPREDNISOLONE,
+    "dexamethasone_taper_due": lambda ep, now: _last_steroid(ep) is Drug.DEXAMETHASONE,
+}

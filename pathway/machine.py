@@ -1,0 +1,181 @@
+"""The machine: built once from states.PATHWAY with `transitions`; decide() turns a command into an event.
+
+decide() is pure: it checks every rule the table names for the step (all of them, so a refusal
+lists every rule at once, hard first), applies an override only to overridable rules, then asks
+the transitions machine which declared edge the step takes. It never mutates the episode; the
+caller folds the returned event. Checks happen before the trigger, so a failing check can never
+leave a half-changed state ("transitions" has no rollback).
+"""
+
+import threading
+from datetime import datetime, timedelta
+from typing import Any
+
+from transitions import Machine, MachineError
+
+from pathway.clock import as_utc
+from pathway.commands import AdministerDose, Close, OpenEpisode, RecordAction, RecordObservation, Resolve, StepCommand
+from pathway.dosing import siltuximab_ceiling_mg, steroid_intensity, toci_ceiling_mg
+from pathway.drugs import REFRACTORY_DRUGS, STEROIDS, Drug
+from pathway.episode import Episode
+from pathway.errors import Refused, Violation
+from pathway.events import Event, Override
+from pathway.grading import crs_grade, icans_grade
+from pathway.guards import CHECKS, ROUTES, Context
+from pathway.policy import HARD_LIMITS
+from states import DRUG_RULES, INITIAL, PATHWAY, STEP_RULES, State
+
+
+class _Cursor:
+    """The machine's only model: its state is set to the episode's state for each decision."""
+
+    state: str
+
+
+def _condition(name: str) -> Any:
+    guard = ROUTES[name]
+    return lambda event: guard(event.kwargs["ctx"])
+
+
+def build_machine() -> tuple[Machine, _Cursor]:
+    """One transitions.Machine from the table: no auto transitions, invalid triggers raise."""
+    transitions: list[dict[str, Any]] = []
+    for spec in PATHWAY.values():
+        for edge in spec.edges:
+            to = edge.to.value if edge.to else None  # None: internal (stays)
+            if edge.when:
+                transitions.append({"trigger": edge.trigger, "source": spec.state.value, "dest": to,
+                                    "conditions": [_condition(edge.when)]})
+                other = edge.otherwise.value if edge.otherwise else None
+                transitions.append({"trigger": edge.trigger, "source": spec.state.value, "dest": other})
+            else:
+                transitions.append({"trigger": edge.trigger, "source": spec.state.value, "dest": to})
+    cursor = _Cursor()
+    machine = Machine(model=cursor, states=[s.value for s in State], transitions=transitions,
+                      initial=INITIAL.value, auto_transitions=False, ignore_invalid_triggers=False,
+                      send_event=True)
+    return machine, cursor
+
+
+MACHINE, _CURSOR = build_machine()
+_LOCK = threading.Lock()
+
+
+def trigger_for(command: StepCommand, episode: Episode) -> str:
+    if isinstance(command, RecordObservation):
+        return "observe"
+    if isinstance(command, RecordAction):
+        return "act"
+    if isinstance(command, Resolve):
+        return "resolve"
+    if isinstance(command, Close):
+        return "close"
+    drug = command.drug
+    if drug is Drug.TOCILIZUMAB:
+        return "give_tocilizumab"
+    if drug in STEROIDS:
+        intensity = steroid_intensity(drug, command.dose_mg, episode.weight_kg, episode.policy)
+        return f"give_{intensity}_steroid"
+    if drug in REFRACTORY_DRUGS:
+        return "give_refractory"
+    raise ValueError(f"unknown drug {drug}")
+
+
+def _fire(trigger: str, state: State, ctx: Context) -> State:
+    with _LOCK:
+        MACHINE.set_state(state.value, model=_CURSOR)
+        try:
+            if not _CURSOR.trigger(trigger, ctx=ctx):
+                raise Refused([Violation("PATHWAY_TRANSITION", False, f"no declared step {trigger} from {state}")])
+        except MachineError as err:
+            raise Refused([Violation("PATHWAY_TRANSITION", False, f"{trigger} is not a step from {state}")]) from err
+        return State(_CURSOR.state)
+
+
+def rules_for(command: StepCommand, episode: Episode) -> tuple[str, ...]:
+    """Every rule checked for this step from this state: step rules, the drug's rules, the edge's rules."""
+    edge = PATHWAY[episode.state].edge(trigger_for(command, episode))
+    drug_rules = DRUG_RULES[command.drug.value] if isinstance(command, AdministerDose) else ()
+    return STEP_RULES + drug_rules + (edge.rules if edge else ())
+
+
+def violations(episode: Episode, command: StepCommand, now: datetime) -> list[Violation]:
+    """All violations of this step, without deciding; recommendations use it as a dry run."""
+    ctx = Context(episode, command, as_utc(now))
+    found = [v for rule in rules_for(command, episode) if (v := CHECKS[rule](ctx)) is not None]
+    if PATHWAY[episode.state].edge(trigger_for(command, episode)) is None:
+        message = ("the episode is closed" if episode.is_closed
+                   else f"{trigger_for(command, episode).replace('_', ' ')} is not a step from {episode.state}")
+        found.insert(0, Violation("EPISODE_CLOSED" if episode.is_closed else "PATHWAY_TRANSITION", False, message))
+    return found
+
+
+def _override(found: list[Violation], reason: str | None, actor: str) -> Override | None:
+    if not found:
+        return None
+    if reason is None or any(not v.overridable for v in found):
+        raise Refused(found)
+    ordered = Refused(found)  # for the rule order only
+    return Override(rule=ordered.rule, rules=ordered.rules, reason=reason, actor=actor)
+
+
+def _give_data(command: AdministerDose, ctx: Context) -> dict[str, Any]:
+    weight = ctx.episode.weight_kg
+    data: dict[str, Any] = {"drug": command.drug.value, "dose_mg": command.dose_mg, "route": ctx.route.value,
+                            "mg_per_kg": round(command.dose_mg / weight, 3)}
+    if ctx.intensity:
+        data["intensity"] = ctx.intensity
+    limit = {Drug.TOCILIZUMAB: toci_ceiling_mg(weight), Drug.DEXAMETHASONE: HARD_LIMITS.dexamethasone_dose_max_mg,
+             Drug.METHYLPREDNISOLONE: HARD_LIMITS.methylprednisolone_dose_max_mg,
+             Drug.ANAKINRA: HARD_LIMITS.anakinra_dose_max_mg, Drug.SILTUXIMAB: siltuximab_ceiling_mg(weight)}
+    if command.drug in limit:
+        data["limit_mg"] = limit[command.drug]
+    if command.drug is Drug.TOCILIZUMAB:
+        data["dose_number"] = len(ctx.episode.toci_doses) + 1
+    return data
+
+
+def _data(command: StepCommand, ctx: Context) -> dict[str, Any]:
+    ep = ctx.episode
+    if isinstance(command, RecordObservation):
+        obs = command.observation
+        crs = crs_grade(obs, ep.policy, fever_masked=ep.fever_masked)
+        icans = icans_grade(obs, age_years=ep.age_years)
+        return {"observation": obs.inputs(), "crs_grade": crs.grade, "icans_grade": icans.grade,
+                "crs_basis": crs.basis(), "icans_basis": icans.basis()}
+    if isinstance(command, AdministerDose):
+        return _give_data(command, ctx)
+    if isinstance(command, RecordAction):
+        return {"action": command.action.value, **({"note": command.note} if command.note else {})}
+    if isinstance(command, Close):
+        return {"reason": command.reason} if command.reason else {}
+    return {}
+
+
+def decide(episode: Episode, command: StepCommand, now: datetime) -> Event:
+    """The event this command makes, or Refused naming every rule it breaks. Pure."""
+    if command.episode_id != episode.id:
+        raise ValueError("command is for another episode")
+    found = violations(episode, command, now)
+    structural = [v for v in found if v.rule in ("EPISODE_CLOSED", "PATHWAY_TRANSITION")]
+    if structural:
+        raise Refused(found)
+    override = _override(found, getattr(command, "override_reason", None), command.actor)
+    ctx = Context(episode, command, as_utc(now))
+    dest = _fire(trigger_for(command, episode), episode.state, ctx)
+    return Event(episode_id=episode.id, seq=episode.version + 1, kind=command.kind, at=command.at,
+                 recorded_at=now, actor=command.actor, from_state=episode.state.value, to_state=dest.value,
+                 data=_data(command, ctx), override=override)
+
+
+def decide_open(command: OpenEpisode, episode_id: str, now: datetime) -> Event:
+    limit_min = HARD_LIMITS.future_tolerance_min
+    if command.at > as_utc(now) + timedelta(minutes=limit_min):
+        raise Refused([Violation("TIME_FUTURE", False,
+                                 f"the time given is more than {limit_min:g} minutes in the future")])
+    data: dict[str, Any] = {"patient_ref": command.patient_ref, "weight_kg": command.weight_kg,
+                            "age_years": command.age_years, "policy": command.policy.model_dump(mode="json")}
+    if command.context:
+        data["context"] = command.context
+    return Event(episode_id=episode_id, seq=1, kind="open", at=command.at, recorded_at=now, actor=command.actor,
+                 from_state=None, to_state=INITIAL.value, data=data)

@@ -1,0 +1,81 @@
+"""Bring a database to the schema this crs knows, cheaply when it is already there.
+
+Every CLI command opens the store, so the common case (already at head) costs one SELECT of
+`alembic_version` and no Alembic import. Alembic is only imported to create or upgrade a
+schema, which happens inside one write transaction that re-checks the version under the
+write lock, so two processes meeting an empty database do not both try to create it.
+"""
+
+from pathlib import Path
+
+from sqlalchemy import Connection, Engine, text
+from sqlalchemy.exc import DBAPIError
+
+from pathway.errors import Invalid
+
+#: Every revision this crs knows, oldest first; the last is head. A test checks this against
+#: the Alembic scripts, so adding a migration without listing it here fails the build.
+KNOWN_REVISIONS: tuple[str, ...] = ("0001",)
+HEAD = KNOWN_REVISIONS[-1]
+
+NEWER = "the database schema is newer than this crs knows; upgrade crs"
+MIGRATIONS = Path(__file__).parent / "migrations"
+_PG_MIGRATION_LOCK = 0x63727300  # an arbitrary advisory-lock key for "crs" migrations
+
+
+def current_revision(conn: Connection) -> str | None:
+    """The stamped revision, or None for a database without a crs schema."""
+    if conn.dialect.name == "sqlite":
+        exists = conn.execute(
+            text("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'alembic_version'")
+        ).first()
+    else:
+        exists = conn.execute(text("SELECT to_regclass('alembic_version')")).scalar()
+    if not exists:
+        return None
+    rows = conn.execute(text("SELECT version_num FROM alembic_version")).scalars().all()
+    if len(rows) != 1:
+        return None if not rows else "?"  # several heads: not a schema this crs wrote
+    return rows[0]
+
+
+def _check_known(revision: str | None) -> None:
+    if revision is not None and revision not in KNOWN_REVISIONS:
+        raise Invalid(NEWER)
+
+
+def ensure_schema(engine: Engine, write_engine: Engine | None) -> None:
+    """Check (read-only: `write_engine` None) or bring the database to HEAD."""
+    with engine.connect() as conn:
+        revision = current_revision(conn)
+        conn.rollback()
+    if revision == HEAD:
+        return
+    _check_known(revision)
+    if write_engine is None:
+        raise Invalid(
+            "the database has no current crs schema; run a crs command that records something first"
+        )
+    _upgrade(write_engine)
+
+
+def _upgrade(write_engine: Engine) -> None:
+    from alembic import command
+    from alembic.config import Config
+
+    with write_engine.connect() as conn:
+        conn.begin()  # BEGIN IMMEDIATE on SQLite: one migrating process at a time
+        if conn.dialect.name == "postgresql":
+            conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_MIGRATION_LOCK})
+        revision = current_revision(conn)  # re-check under the lock: another process may have won
+        _check_known(revision)
+        if revision != HEAD:
+            config = Config()
+            config.set_main_option("script_location", str(MIGRATIONS).replace("%", "%%"))
+            config.attributes["connection"] = conn
+            try:
+                command.upgrade(config, HEAD)
+            except DBAPIError:
+                conn.rollback()
+                raise
+        conn.commit()
