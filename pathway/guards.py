@@ -342,6 +342,7 @@ def _last_steroid(ep: Episode) -> Drug | None:
 
 
 CONDITIONS: dict[str, Callable[[Episode, datetime], bool]] = {
+    "toci_doses_below_policy_max": lambda ep, now: len(ep.toci_doses) < ep.policy.toci_max_doses_episode,
     "crs_grade_2_plus": lambda ep, now: (latest_crs(ep) or 0) >= 2,
     "crs_grade_3_plus": lambda ep, now: (latest_crs(ep) or 0) >= 3,
     "crs_grade_4": lambda ep, now: latest_crs(ep) == 4,

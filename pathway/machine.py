@@ -27,31 +27,40 @@ from states import DRUG_RULES, INITIAL, PATHWAY, STEP_RULES, State
 
 
 class _Cursor:
-    """The machine's only model: its state is set to the episode's state for each decision."""
+    """The machine's only model: its state is set to the episode's state for each decision.
+
+    Routing guards are bound as methods named after the guard, so the machine's transitions name
+    them as plain strings — the same names the drawing (describe.mermaid) shows.
+    """
 
     state: str
 
 
-def _condition(name: str) -> Any:
-    guard = ROUTES[name]
-    return lambda event: guard(event.kwargs["ctx"])
+for _name, _guard in ROUTES.items():
+    setattr(_Cursor, _name, lambda self, event, _guard=_guard: _guard(event.kwargs["ctx"]))
 
 
-def build_machine() -> tuple[Machine, _Cursor]:
-    """One transitions.Machine from the table: no auto transitions, invalid triggers raise."""
-    transitions: list[dict[str, Any]] = []
+def transition_specs() -> list[dict[str, Any]]:
+    """The pathway table as `transitions` transition dicts (conditions by guard name)."""
+    specs: list[dict[str, Any]] = []
     for spec in PATHWAY.values():
         for edge in spec.edges:
             to = edge.to.value if edge.to else None  # None: internal (stays)
             if edge.when:
-                transitions.append({"trigger": edge.trigger, "source": spec.state.value, "dest": to,
-                                    "conditions": [_condition(edge.when)]})
+                specs.append({"trigger": edge.trigger, "source": spec.state.value, "dest": to,
+                              "conditions": [edge.when]})
                 other = edge.otherwise.value if edge.otherwise else None
-                transitions.append({"trigger": edge.trigger, "source": spec.state.value, "dest": other})
+                specs.append({"trigger": edge.trigger, "source": spec.state.value, "dest": other,
+                              "unless": [edge.when]})
             else:
-                transitions.append({"trigger": edge.trigger, "source": spec.state.value, "dest": to})
+                specs.append({"trigger": edge.trigger, "source": spec.state.value, "dest": to})
+    return specs
+
+
+def build_machine() -> tuple[Machine, _Cursor]:
+    """One transitions.Machine from the table: no auto transitions, invalid triggers raise."""
     cursor = _Cursor()
-    machine = Machine(model=cursor, states=[s.value for s in State], transitions=transitions,
+    machine = Machine(model=cursor, states=[s.value for s in State], transitions=transition_specs(),
                       initial=INITIAL.value, auto_transitions=False, ignore_invalid_triggers=False,
                       send_event=True)
     return machine, cursor

@@ -53,6 +53,8 @@ def due(ep: Episode, now: datetime) -> list[dict[str, Any]]:
         at = timer_at(guard, ep)
         if at is None or (guard.name != "reassess" and at <= now):
             continue
+        if guard.only_if and not CONDITIONS[guard.only_if](ep, now):
+            continue
         item: dict[str, Any] = {"what": guard.what, "at": iso(at)}
         if guard.rule:
             item["rule"] = guard.rule

@@ -35,6 +35,7 @@ class TimedGuard:
     hours_field: str  # the Policy field holding the duration
     what: str
     rule: str | None = None
+    only_if: str | None = None  # a condition (pathway/guards.py) that must hold for the timer to matter
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,8 @@ SPEC = StateSpec(
         TimedGuard("escalation window ends", "phase_start", "escalation_window_h",
                    "escalated steroid becomes due if there is no improvement", "ESCALATION_ORDER"),
         TimedGuard("repeat tocilizumab allowed", "last_tocilizumab", "toci_min_interval_h",
-                   "a repeat tocilizumab dose becomes allowed", "TOCI_MIN_INTERVAL"),
+                   "a repeat tocilizumab dose becomes allowed", "TOCI_MIN_INTERVAL",
+                   only_if="toci_doses_below_policy_max"),
         REASSESS, RESOLUTION,
     ),
     recommends=(

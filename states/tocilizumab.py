@@ -22,7 +22,8 @@ SPEC = StateSpec(
     ),
     timed=(
         TimedGuard("repeat tocilizumab allowed", "last_tocilizumab", "toci_min_interval_h",
-                   "a repeat tocilizumab dose becomes allowed", "TOCI_MIN_INTERVAL"),
+                   "a repeat tocilizumab dose becomes allowed", "TOCI_MIN_INTERVAL",
+                   only_if="toci_doses_below_policy_max"),
         REASSESS, RESOLUTION,
     ),
     recommends=(
