@@ -6,7 +6,6 @@ The hash chain is the store's concern (persistence/chain.py); `canonical()` is w
 """
 
 import json
-from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
@@ -51,14 +50,3 @@ class Event(BaseModel):
 
     def as_json(self) -> dict[str, Any]:
         return self.model_dump(mode="json")
-
-
-def sort_key(event: Event) -> tuple[str, int]:
-    return (event.episode_id, event.seq)
-
-
-def parse_time(value: str | datetime) -> datetime:
-    """Parse a stored ISO time back to an aware UTC datetime."""
-    from pathway.clock import as_utc
-
-    return as_utc(datetime.fromisoformat(value) if isinstance(value, str) else value)

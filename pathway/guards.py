@@ -147,12 +147,16 @@ def resolution_at(ep: Episode) -> datetime | None:
 
 # -- rule checks ---------------------------------------------------------------------------------
 
-def check_time_future(c: Context) -> Violation | None:
-    limit = c.now + timedelta(minutes=HARD_LIMITS.future_tolerance_min)
-    if c.at > limit:
+def future_violation(at: datetime, now: datetime) -> Violation | None:
+    """TIME_FUTURE on its own: also checked when an episode is opened (there is no episode yet)."""
+    if at > now + timedelta(minutes=HARD_LIMITS.future_tolerance_min):
         return _v("TIME_FUTURE", f"the time given is more than {HARD_LIMITS.future_tolerance_min:g} minutes in "
                   "the future")
     return None
+
+
+def check_time_future(c: Context) -> Violation | None:
+    return future_violation(c.at, c.now)
 
 
 def check_time_order(c: Context) -> Violation | None:

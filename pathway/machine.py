@@ -8,7 +8,7 @@ leave a half-changed state ("transitions" has no rollback).
 """
 
 import threading
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from transitions import Machine, MachineError
@@ -21,7 +21,7 @@ from pathway.episode import Episode
 from pathway.errors import Refused, Violation
 from pathway.events import Event, Override
 from pathway.grading import crs_grade, icans_grade
-from pathway.guards import CHECKS, ROUTES, Context
+from pathway.guards import CHECKS, ROUTES, Context, future_violation
 from pathway.policy import HARD_LIMITS
 from states import DRUG_RULES, INITIAL, PATHWAY, STEP_RULES, State
 
@@ -101,21 +101,24 @@ def _fire(trigger: str, state: State, ctx: Context) -> State:
         return State(_CURSOR.state)
 
 
-def rules_for(command: StepCommand, episode: Episode) -> tuple[str, ...]:
-    """Every rule checked for this step from this state: step rules, the drug's rules, the edge's rules."""
-    edge = PATHWAY[episode.state].edge(trigger_for(command, episode))
-    drug_rules = DRUG_RULES[command.drug.value] if isinstance(command, AdministerDose) else ()
-    return STEP_RULES + drug_rules + (edge.rules if edge else ())
-
-
 def violations(episode: Episode, command: StepCommand, now: datetime) -> list[Violation]:
-    """All violations of this step, without deciding; recommendations use it as a dry run."""
+    """All violations of this step, without deciding; recommendations use it as a dry run.
+
+    Checked: the step rules, the drug's own rules, and the rules the state's edge names. A step
+    the state does not declare is refused structurally (EPISODE_CLOSED on a closed episode).
+    """
+    trigger = trigger_for(command, episode)
+    edge = PATHWAY[episode.state].edge(trigger)
+    drug_rules = DRUG_RULES[command.drug.value] if isinstance(command, AdministerDose) else ()
     ctx = Context(episode, command, as_utc(now))
-    found = [v for rule in rules_for(command, episode) if (v := CHECKS[rule](ctx)) is not None]
-    if PATHWAY[episode.state].edge(trigger_for(command, episode)) is None:
-        message = ("the episode is closed" if episode.is_closed
-                   else f"{trigger_for(command, episode).replace('_', ' ')} is not a step from {episode.state}")
-        found.insert(0, Violation("EPISODE_CLOSED" if episode.is_closed else "PATHWAY_TRANSITION", False, message))
+    found = [v for rule in STEP_RULES + drug_rules + (edge.rules if edge else ())
+             if (v := CHECKS[rule](ctx)) is not None]
+    if edge is None:
+        if episode.is_closed:
+            found.insert(0, Violation("EPISODE_CLOSED", False, "the episode is closed and takes no further step"))
+        else:
+            found.insert(0, Violation("PATHWAY_TRANSITION", False,
+                                      f"{trigger.replace('_', ' ')} is not a step from {episode.state}"))
     return found
 
 
@@ -178,10 +181,8 @@ def decide(episode: Episode, command: StepCommand, now: datetime) -> Event:
 
 
 def decide_open(command: OpenEpisode, episode_id: str, now: datetime) -> Event:
-    limit_min = HARD_LIMITS.future_tolerance_min
-    if command.at > as_utc(now) + timedelta(minutes=limit_min):
-        raise Refused([Violation("TIME_FUTURE", False,
-                                 f"the time given is more than {limit_min:g} minutes in the future")])
+    if (too_late := future_violation(command.at, as_utc(now))) is not None:
+        raise Refused([too_late])
     data: dict[str, Any] = {"patient_ref": command.patient_ref, "weight_kg": command.weight_kg,
                             "age_years": command.age_years, "policy": command.policy.model_dump(mode="json")}
     if command.context:
