@@ -56,7 +56,8 @@ def replay_problems(events: Iterable[Event]) -> list[tuple[int, str]]:
             problems.append((event.seq, f"the pathway refuses this step on replay ({', '.join(refused.rules)})"))
             return problems
         except (ValueError, KeyError, TypeError) as err:
-            problems.append((event.seq, f"the event cannot be replayed: {err}"))
+            # the error's text may quote stored values: name only its kind (no patient data in output)
+            problems.append((event.seq, f"the event cannot be replayed ({type(err).__name__})"))
             return problems
         if again != event:
             fields = [name for name in Event.model_fields if getattr(again, name) != getattr(event, name)]

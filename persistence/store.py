@@ -1,0 +1,139 @@
+"""The Store: the one way into the database for the CLI and the audit.
+
+Engines are cached per URL for the life of the process and the schema is checked once per
+process and URL (one SELECT when already current), so a CLI command pays for neither twice.
+The hot path uses SQL text on SQLAlchemy Core, not ORM objects.
+"""
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from sqlalchemy import Connection, Engine, text
+from sqlalchemy.engine import URL
+from sqlalchemy.exc import DBAPIError
+
+from pathway.episode import Episode
+from pathway.errors import Invalid, NotFound
+from pathway.service import RefusalRecord
+from persistence.engines import WRITE, make_engine, parse_url, sqlite_path
+from persistence.rows import EVENT_COLUMNS, REFUSAL_COLUMNS, StoredEvent, event_from_row, refusal_from_row
+from persistence.schema import ensure_schema
+from persistence.unit_of_work import SqlUnitOfWork, conflict_or_none
+
+__all__ = ["Store", "StoredEvent", "default_url", "reset_process_cache"]
+
+_ENGINES: dict[tuple[str, bool, float], Engine] = {}
+_SCHEMA_CHECKED: set[tuple[str, bool, float]] = set()
+
+
+def default_url() -> str:
+    """`crs.db` in the user data dir (created if missing)."""
+    from platformdirs import user_data_dir
+
+    folder = Path(user_data_dir("crs-pathway"))
+    folder.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{folder / 'crs.db'}"
+
+
+def reset_process_cache() -> None:
+    """Dispose every cached engine and forget schema checks (tests; a process after a migration)."""
+    for engine in _ENGINES.values():
+        engine.dispose()
+    _ENGINES.clear()
+    _SCHEMA_CHECKED.clear()
+
+
+def _cannot_open(url: URL, exc: DBAPIError) -> Invalid:
+    if url.get_backend_name() == "sqlite":
+        reason = str(exc.orig).splitlines()[0] if exc.orig is not None else "unknown error"
+        return Invalid(f"cannot open the database {sqlite_path(url)}: {reason}")
+    where = f"{url.host or 'localhost'}:{url.port or 5432}/{url.database or ''}"
+    return Invalid(f"cannot open the PostgreSQL database {where}; check that the server runs and the URL is right")
+
+
+class Store:
+    """Episodes, their events and the refusal log on one database (SQLite or PostgreSQL)."""
+
+    def __init__(self, url: URL, engine: Engine, *, read_only: bool) -> None:
+        self._url = url
+        self._engine = engine
+        self.read_only = read_only
+
+    @classmethod
+    def open(cls, url: str, *, read_only: bool = False, timeout_s: float = 10.0) -> "Store":
+        """Open (and on first writable use create or upgrade) the database at `url`."""
+        parsed = parse_url(url)
+        key = (parsed.render_as_string(hide_password=False), read_only, timeout_s)
+        engine = _ENGINES.get(key)
+        if engine is None:
+            engine = _ENGINES[key] = make_engine(parsed, read_only=read_only, timeout_s=timeout_s)
+        if key not in _SCHEMA_CHECKED:
+            try:
+                ensure_schema(engine, None if read_only else engine.execution_options(**{WRITE: True}))
+            except DBAPIError as exc:
+                raise conflict_or_none(exc) or _cannot_open(parsed, exc) from None
+            _SCHEMA_CHECKED.add(key)
+        return cls(parsed, engine, read_only=read_only)
+
+    @property
+    def backend(self) -> str:
+        """The backend: sqlite or postgresql."""
+        return self._url.get_backend_name()
+
+    @property
+    def url(self) -> str:
+        return self._url.render_as_string(hide_password=True)
+
+    def close(self) -> None:
+        """Release pooled connections (a later `open` of the same URL reconnects)."""
+        self._engine.dispose()
+
+    def unit_of_work(self) -> SqlUnitOfWork:
+        if self.read_only:
+            raise Invalid("this database was opened read-only")
+        return SqlUnitOfWork(self._engine.execution_options(**{WRITE: True}))
+
+    @contextmanager
+    def reading(self) -> Iterator[Connection]:
+        """One read transaction (a consistent snapshot on both backends); never commits."""
+        with self._engine.connect() as conn:
+            try:
+                yield conn
+            finally:
+                conn.rollback()
+
+    # -- queries ------------------------------------------------------------------------------
+    def episode(self, episode_id: str) -> Episode:
+        with self.reading() as conn:
+            snapshot = conn.execute(text("SELECT snapshot FROM episode WHERE id = :id"), {"id": episode_id}).scalar()
+        if snapshot is None:
+            raise NotFound(f"no episode {episode_id}")
+        return Episode.model_validate_json(snapshot)
+
+    def episodes(self, state: str | None = None) -> list[Episode]:
+        """Every episode (or those in `state`), oldest first."""
+        sql = "SELECT snapshot FROM episode" + (" WHERE state = :state" if state else "") + " ORDER BY opened_at, id"
+        with self.reading() as conn:
+            rows = conn.execute(text(sql), {"state": state} if state else {}).scalars().all()
+        return [Episode.model_validate_json(snapshot) for snapshot in rows]
+
+    def history(self, episode_id: str) -> list[StoredEvent]:
+        """The episode's events in order, with their chain links."""
+        with self.reading() as conn:
+            if conn.execute(text("SELECT 1 FROM episode WHERE id = :id"), {"id": episode_id}).first() is None:
+                raise NotFound(f"no episode {episode_id}")
+            rows = conn.execute(
+                text(f"SELECT {EVENT_COLUMNS} FROM event WHERE episode_id = :id ORDER BY seq"), {"id": episode_id}
+            ).all()
+        return [event_from_row(row) for row in rows]
+
+    def refusals(self, episode_id: str | None = None) -> list[RefusalRecord]:
+        """The refusal log (or one episode's part of it), in the order written."""
+        where = " WHERE episode_id = :id" if episode_id is not None else ""
+        with self.reading() as conn:
+            rows = conn.execute(
+                text(f"SELECT {REFUSAL_COLUMNS} FROM refusal{where} ORDER BY id"),
+                {"id": episode_id} if episode_id is not None else {},
+            ).all()
+        return [refusal_from_row(row) for row in rows]

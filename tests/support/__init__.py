@@ -1,0 +1,1 @@
+"""Shared test helpers: a real PostgreSQL server fixture, tampering tools, child processes."""
