@@ -54,7 +54,8 @@ def when(at: datetime | None) -> datetime:
 def open_store(config: Settings, *, read_only: bool = False, url: str | None = None) -> Iterator["Store"]:
     from persistence.store import Store, default_url
 
-    store = Store.open(url or config.db or default_url(), read_only=read_only)
+    target = url if url is not None else config.db if config.db is not None else default_url()
+    store = Store.open(target, read_only=read_only)
     try:
         yield store
     finally:

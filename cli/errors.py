@@ -29,6 +29,8 @@ OPTION_FOR_FIELD: dict[str, str] = {
     "ice_score": "--ice", "consciousness": "--consciousness", "seizure": "--seizure",
     "motor_weakness": "--motor-weakness", "cerebral_edema": "--cerebral-edema",
 }
+#: Free text or identifiers whose value is never repeated in an error message (it might be patient data).
+PRIVATE_OPTIONS = frozenset({"--patient", "--context", "--note", "--reason", "--override", "--actor"})
 _FIELD_NAMES = re.compile(r"\b(" + "|".join(sorted(OPTION_FOR_FIELD, key=len, reverse=True)) + r")\b")
 
 
@@ -76,23 +78,24 @@ def _failure(code: int, kind: str, message: str) -> Failure:
 
 
 def refusal_sentence(refused: Refused) -> str:
-    """The rule(s), why, and how to proceed (a time, an override, or nothing) — as one sentence."""
-    kinds = "overridable" if refused.overridable else "hard"
-    rules = ", ".join(refused.rules)
-    why = refused.message.rstrip(". ")
-    ways = []
-    if refused.earliest_at is not None:
-        from pathway.clock import iso
+    """Which rules refused, how each can be met (a time, an override, or not at all), and why."""
+    from pathway.clock import iso
 
-        ways.append(f"allowed from {iso(refused.earliest_at)}")
-    if refused.overridable:
-        ways.append("a clinician may proceed with --override REASON, recorded as a deviation")
-    how = " or ".join(ways) if ways else "a hard limit that no override can pass"
-    return sentence(f"refused by {rules} ({kinds}): {why}; {how}")
+    notes = []
+    for violation in refused.violations:
+        if violation.overridable:
+            note = "overridable: a clinician may proceed with --override REASON, recorded as a deviation"
+        else:
+            note = "hard limit"
+        if violation.earliest_at is not None:
+            note += f", allowed from {iso(violation.earliest_at)}"
+        notes.append(f"{violation.rule} ({note})")
+    return sentence(f"refused by {', '.join(notes)}: {refused.message.rstrip('. ')}")
 
 
 def usage_message(exc: ClickException) -> str:
     message = exc.format_message()
+    message = message.replace(". Choose from:", "; choose from:").replace(". Did you mean", "; did you mean")
     message = message.replace("Value error, ", "").replace("Invalid value for '", "Invalid value for ")
     message = re.sub(r"^Invalid value for (\S+?)':", r"Invalid value for \1:", message)
     return message
@@ -116,7 +119,8 @@ def validation_message(exc: Any) -> str:
     message = _FIELD_NAMES.sub(lambda m: OPTION_FOR_FIELD[m.group(1)], str(error.get("msg", "invalid")))
     message = message.removeprefix("Value error, ")
     message = message[:1].lower() + message[1:]
-    if error.get("type") in ("value_error", "assertion_error") or "input" not in error:
+    private = field in PRIVATE_OPTIONS
+    if private or error.get("type") in ("value_error", "assertion_error") or "input" not in error:
         got = ""
     else:
         got = f", got {shown(error['input'])}"

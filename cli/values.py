@@ -32,21 +32,29 @@ def number(low: float, high: float, *, integer: bool = False, low_open: bool = F
 
     def parse(text: str | float | int) -> float | int:
         raw = str(text).strip()
+        if len(raw) > 32:
+            raise ValueError(f"{shown(raw)} is too long to be a number")
         try:
             value: float | int = int(raw) if integer else float(raw)
         except ValueError:
             kind = "a whole number" if integer else "a number"
             raise ValueError(f"{shown(text)} is not {kind}") from None
-        if not math.isfinite(value):
+        if isinstance(value, float) and not math.isfinite(value):
             raise ValueError(f"{shown(text)} is not a finite number")
         if value < low or (low_open and value == low):
             bound = "above" if low_open else "at least"
-            raise ValueError(f"{value:g} is out of range: it must be {bound} {low:g}{suffix} (and at most {high:g})")
+            raise ValueError(f"{_number_text(raw)} is out of range: it must be {bound} {low:g}{suffix} "
+                             f"(and at most {high:g})")
         if value > high:
-            raise ValueError(f"{value:g} is out of range: it must be at most {high:g}{suffix}")
+            raise ValueError(f"{_number_text(raw)} is out of range: it must be at most {high:g}{suffix}")
         return value
 
     return parse
+
+
+def _number_text(raw: str) -> str:
+    """The number as typed, cut if very long (never formatted: a huge int cannot become a float)."""
+    return raw if len(raw) <= 24 else raw[:20] + "…"
 
 
 def text(max_length: int) -> Callable[[str], str]:
@@ -71,17 +79,20 @@ def patient_ref(value: str) -> str:
     """A pseudonymous reference (no names): letters, digits and - _ . : / only."""
     stripped = str(value).strip()
     if len(stripped) > 64 or not _PATIENT_REF.fullmatch(stripped):
-        raise ValueError(f"{shown(value)} is not a pseudonymous reference: use 1 to 64 letters, digits "
-                         "and - _ . : / (no names or spaces)")
+        # the value is not echoed: whatever was typed here might be a name (no PHI in messages)
+        raise ValueError("the patient reference must be pseudonymous: 1 to 64 letters, digits and - _ . : / "
+                         "(no names or spaces)")
     return stripped
 
 
 def episode_id(value: str) -> str:
-    """An episode id as `crs open` printed it: letters, digits, - and _."""
+    """An episode id as `crs open` printed it (case and O/0, I/1 look-alikes forgiven)."""
+    from persistence.ids import normalise_episode_id  # stdlib only: no database driver is loaded
+
     stripped = str(value).strip()
     if len(stripped) > 64 or not _EPISODE_ID.fullmatch(stripped):
         raise ValueError(f"{shown(value)} is not an episode id (letters, digits, - and _, as `crs open` printed it)")
-    return stripped
+    return normalise_episode_id(stripped)
 
 
 def actor(value: str) -> str:

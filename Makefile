@@ -1,0 +1,43 @@
+# crs-pathway: `make demo` and `make test` are the two commands a newcomer needs (README.md).
+# In CI (CI set), the PostgreSQL tests must run and Hypothesis uses its derandomised `ci` profile.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: venv demo test postgres bench clean
+
+venv: $(STAMP)
+
+# Re-install when pyproject.toml changes; the stamp makes repeated runs instant.
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+demo: venv
+	$(BIN)/crs demo
+
+# PostgreSQL server binaries (initdb, postgres) for the PostgreSQL half of the suite.
+postgres:
+	@if command -v initdb >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then \
+		echo "PostgreSQL server binaries: found"; \
+	elif [ -n "$$CI" ]; then \
+		bash scripts/install-postgres.sh; \
+	else \
+		bash scripts/install-postgres.sh || echo "warning: PostgreSQL binaries could not be installed; its tests will be skipped"; \
+	fi
+
+test: venv postgres
+	@if [ -n "$$CI" ]; then \
+		export CRS_REQUIRE_POSTGRES=1 HYPOTHESIS_PROFILE=$${HYPOTHESIS_PROFILE:-ci}; \
+	fi; \
+	$(BIN)/python -m pytest
+
+bench: venv
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) build dist *.egg-info .pytest_cache .hypothesis bench/results
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +

@@ -1,0 +1,121 @@
+"""The `crs` app: global options, the commands of CONTRACT.md, and the one error -> exit-code boundary.
+
+Every exception ends in `CrsGroup.main`, which asks cli/errors.py for the exit code and prints
+one JSON object (with --json anywhere on the line) or one plain sentence on stderr.
+"""
+
+import os
+import sys
+import traceback
+from collections.abc import Sequence
+from typing import Annotated, Any
+
+import typer
+from typer.core import TyperGroup
+
+from cli import values
+from cli.commands import audit, demo, describe, queries, steps
+from cli.context import Settings, default_actor
+
+HELP = (
+    "An executable clinical pathway for cytokine release syndrome (CRS): graded observations, guarded "
+    "steps, hash-chained history. It supports, and does not replace, clinical judgement."
+)
+
+
+class CrsGroup(TyperGroup):
+    """Runs the app without Click's own error printing, so errors follow the contract exactly."""
+
+    def main(self, args: Sequence[str] | None = None, prog_name: str | None = None,
+             complete_var: str | None = None, standalone_mode: bool = True, **extra: Any) -> Any:
+        from typer._click.exceptions import NoArgsIsHelpError
+
+        from cli.errors import INTERNAL_ERROR, classify
+        from cli.render import report_failure
+
+        argv = list(sys.argv[1:] if args is None else args)
+        as_json = "--json" in argv
+        try:
+            result = super().main(args=argv or ["--help"], prog_name=prog_name or "crs",
+                                  complete_var=complete_var, standalone_mode=False, **extra)
+            code = result if isinstance(result, int) and not isinstance(result, bool) else 0
+        except NoArgsIsHelpError as shown_help:  # `crs audit` alone: show its help
+            sys.stdout.write(shown_help.format_message().rstrip("\n") + "\n")
+            code = 0
+        except BrokenPipeError:  # the reader left early (`crs history E1 | head`): the work is done
+            _silence_stdout()
+            code = 0
+        except (Exception, KeyboardInterrupt) as error:  # the one boundary: never a traceback
+            failure = classify(error)
+            if failure.exit_code == INTERNAL_ERROR and os.environ.get("CRS_DEBUG"):
+                traceback.print_exc()  # for developers only; users get one sentence
+            report_failure(failure, as_json)
+            code = failure.exit_code
+        if standalone_mode:
+            sys.exit(code)
+        return code
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so the interpreter's final flush cannot fail again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # no real file descriptor (e.g. under a test runner)
+        pass
+
+
+app = typer.Typer(cls=CrsGroup, help=HELP, add_completion=False, pretty_exceptions_enable=False,
+                  context_settings={"help_option_names": ["--help", "-h"]})
+
+
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            number = version("crs-pathway")
+        except PackageNotFoundError:  # run from a source tree without installing
+            number = "unknown"
+        sys.stdout.write(f"crs-pathway {number}\n")
+        raise typer.Exit()
+
+
+@app.callback()
+def global_options(
+    ctx: typer.Context,
+    db: Annotated[str | None, typer.Option(
+        "--db", envvar="CRS_DB", metavar="URL", show_envvar=True,
+        help="Database, an SQLAlchemy URL: sqlite:///path/to/file.db or "
+             "postgresql+psycopg://user:pass@host:port/dbname. Default: crs.db in the user data folder.")] = None,
+    actor: Annotated[str | None, typer.Option(
+        "--actor", envvar="CRS_ACTOR", parser=values.actor, metavar="NAME", show_envvar=True,
+        help="Who acts (recorded with every step and refusal). Default: the OS user name.")] = None,
+    json_out: Annotated[bool, typer.Option(
+        "--json", help="Print exactly one JSON object on stdout (also accepted after the command).")] = False,
+    version: Annotated[bool, typer.Option(
+        "--version", callback=_version, is_eager=True, help="Print the version and exit.")] = False,
+) -> None:
+    """Global options go before the command, e.g. `crs --db sqlite:///crs.db status E7K2`."""
+    ctx.obj = Settings(db=db, actor=actor or default_actor(), json=json_out)
+
+
+app.command("open")(steps.open_episode)
+app.command("observe")(steps.observe)
+app.command("give")(steps.give)
+app.command("act")(steps.act)
+app.command("resolve")(steps.resolve)
+app.command("close")(steps.close)
+app.command("status")(queries.status)
+app.command("history")(queries.history)
+app.command("list")(queries.list_episodes)
+app.add_typer(audit.audit_app, name="audit")
+app.command("pathway")(describe.pathway)
+
+
+app.command("demo")(demo.demo)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Console-script entry point (`crs`) and `python -m cli`."""
+    typer.main.get_command(app).main(args=argv, prog_name="crs")

@@ -1,0 +1,165 @@
+"""Commands that change an episode: each is one step (one event, atomically) or nothing at all."""
+
+from typing import Annotated, Any, Literal
+
+import typer
+
+from cli import payloads, values
+from cli.context import build, settings, status_at, step, when
+from cli.options import At, Episode, JsonFlag, Override
+from cli.render import emit
+from pathway.drugs import Action, Drug, Route
+
+# The contract's observation vocabularies, spelled here so that building the app does not load the
+# pydantic observation model (start-up time); a test checks they equal pathway.observations' enums.
+O2_DEVICES = ("room-air", "nasal-cannula", "blow-by", "hfnc", "facemask", "non-rebreather", "venturi", "cpap",
+              "bipap", "ventilator")
+CONSCIOUSNESS = ("awake", "voice", "touch", "unarousable")
+SEIZURE = ("none", "brief", "prolonged")
+CEREBRAL_EDEMA = ("none", "focal", "diffuse")
+O2Device = Literal[O2_DEVICES]  # type: ignore[valid-type]
+Consciousness = Literal[CONSCIOUSNESS]  # type: ignore[valid-type]
+Seizure = Literal[SEIZURE]  # type: ignore[valid-type]
+CerebralEdema = Literal[CEREBRAL_EDEMA]  # type: ignore[valid-type]
+
+
+def open_episode(
+    ctx: typer.Context,
+    patient: Annotated[str, typer.Option("--patient", parser=values.patient_ref, metavar="REF", show_default=False,
+                                         help="Pseudonymous patient reference (letters, digits, - _ . : /; no names).")],
+    weight_kg: Annotated[float, typer.Option("--weight-kg", parser=values.number(0.5, 350, unit="kg"), metavar="W",
+                                             show_default=False, help="Body weight in kg (0.5–350).")],
+    age_years: Annotated[float, typer.Option("--age-years", parser=values.number(0, 120, unit="years"), metavar="A",
+                                             show_default=False, help="Age in years (0–120).")],
+    context: Annotated[str | None, typer.Option("--context", parser=values.text(500), metavar="TEXT",
+                                                help="Clinical context, e.g. 'day 11 post-haplo HSCT' (no names).")] = None,
+    policy: Annotated[Any, typer.Option("--policy", parser=values.policy, metavar="NAME_OR_FILE",
+                                        help="Policy: a packaged name (default) or a TOML file; "
+                                             "validated against the hard limits.")] = None,
+    at: At = None,
+    json_out: JsonFlag = False,
+) -> None:
+    """Open an episode in state `assessment` and print its id."""
+    from pathway.commands import OpenEpisode
+
+    config = settings(ctx, json_out)
+    fields: dict[str, Any] = {"policy": policy} if policy is not None else {}
+    command = build(OpenEpisode, at=when(at), actor=config.actor, patient_ref=patient, weight_kg=weight_kg,
+                    age_years=age_years, context=context, **fields)
+    result = step(config, command)
+    emit(config, payloads.opened(result), "opened")
+
+
+def observe(
+    ctx: typer.Context,
+    episode: Episode,
+    temp: Annotated[float | None, typer.Option("--temp", parser=values.number(30, 45, unit="°C"), metavar="C",
+                                               help="Temperature, °C (30–45).")] = None,
+    hypotension: Annotated[bool, typer.Option("--hypotension",
+                                              help="Hypotension not needing vasopressors.")] = False,
+    vasopressors: Annotated[int, typer.Option("--vasopressors", parser=values.number(0, 6, integer=True),
+                                              metavar="N", help="Vasopressors running, vasopressin not counted (0–6).")] = 0,
+    vasopressin: Annotated[bool, typer.Option("--vasopressin", help="Vasopressin running.")] = False,
+    o2: Annotated[O2Device | None, typer.Option("--o2", metavar="DEVICE",
+                                                help="Oxygen device: " + ", ".join(O2_DEVICES)
+                                                + ".")] = None,
+    o2_flow: Annotated[float | None, typer.Option("--o2-flow", parser=values.number(0, 80, unit="L/min"),
+                                                  metavar="LPM", help="Oxygen flow, L/min (0–80); a nasal cannula "
+                                                                      "above 6 L/min counts as high flow.")] = None,
+    fio2: Annotated[float | None, typer.Option("--fio2", parser=values.number(0.21, 1.0), metavar="F",
+                                               help="Inspired O2 fraction (0.21–1.0).")] = None,
+    ice: Annotated[int | None, typer.Option("--ice", parser=values.number(0, 10, integer=True), metavar="N",
+                                            help="ICE score for ICANS (0–10).")] = None,
+    consciousness: Annotated[Consciousness | None, typer.Option(
+        "--consciousness", metavar="LEVEL", help="Level of consciousness: awake, voice, touch, unarousable.")] = None,
+    seizure: Annotated[Seizure | None, typer.Option("--seizure", metavar="KIND",
+                                                    help="Seizure: none, brief, prolonged.")] = None,
+    motor_weakness: Annotated[bool, typer.Option("--motor-weakness", help="Deep focal motor weakness.")] = False,
+    cerebral_edema: Annotated[CerebralEdema | None, typer.Option(
+        "--cerebral-edema", metavar="KIND", help="Cerebral edema on imaging: none, focal, diffuse.")] = None,
+    at: At = None,
+    json_out: JsonFlag = False,
+) -> None:
+    """Record one bedside assessment, grade CRS and ICANS, and print the next steps."""
+    from pathway.commands import RecordObservation
+    from pathway.observations import Observation
+
+    config = settings(ctx, json_out)
+    observation = build(Observation, temp_c=temp, hypotension=hypotension, vasopressors=vasopressors,
+                        vasopressin=vasopressin, o2_device=o2, o2_flow_lpm=o2_flow, fio2=fio2, ice_score=ice,
+                        consciousness=consciousness, seizure=seizure, motor_weakness=motor_weakness,
+                        cerebral_edema=cerebral_edema)
+    command = build(RecordObservation, at=when(at), actor=config.actor, episode_id=episode, observation=observation)
+    result = step(config, command)
+    emit(config, payloads.observed(result, status_at(result.episode, result.event.at)), "observed")
+
+
+def give(
+    ctx: typer.Context,
+    episode: Episode,
+    drug: Annotated[Drug, typer.Argument(metavar="DRUG", show_default=False,
+                                         help="Drug given: " + ", ".join(d.value for d in Drug) + ".")],
+    dose_mg: Annotated[float, typer.Option("--dose-mg", parser=values.number(0, 10_000, low_open=True, unit="mg"),
+                                           metavar="X", show_default=False, help="Dose given, mg (above 0).")],
+    route: Annotated[Route | None, typer.Option("--route", metavar="ROUTE",
+                                                help="Route: iv, sc or po (default: the drug's usual route).")] = None,
+    at: At = None,
+    override: Override = None,
+    json_out: JsonFlag = False,
+) -> None:
+    """Record one administered dose; moves the episode to the state the drug opens, if the rules allow."""
+    from pathway.commands import AdministerDose
+
+    config = settings(ctx, json_out)
+    command = build(AdministerDose, at=when(at), actor=config.actor, episode_id=episode, drug=drug, dose_mg=dose_mg,
+                    route=route, override_reason=override)
+    _stepped(config, command)
+
+
+def act(
+    ctx: typer.Context,
+    episode: Episode,
+    action: Annotated[Action, typer.Argument(metavar="ACTION", show_default=False,
+                                             help="Supportive-care action: " + ", ".join(a.value for a in Action)
+                                             + ".")],
+    at: At = None,
+    note: Annotated[str | None, typer.Option("--note", parser=values.text(500), metavar="TEXT",
+                                             help="A short note (no names).")] = None,
+    json_out: JsonFlag = False,
+) -> None:
+    """Record a supportive-care action (CLINICAL.md §6)."""
+    from pathway.commands import RecordAction
+
+    config = settings(ctx, json_out)
+    command = build(RecordAction, at=when(at), actor=config.actor, episode_id=episode, action=action, note=note)
+    _stepped(config, command)
+
+
+def resolve(ctx: typer.Context, episode: Episode, at: At = None, override: Override = None,
+            json_out: JsonFlag = False) -> None:
+    """Move the episode to `resolved` when the resolution criteria hold (RESOLVE_CRITERIA)."""
+    from pathway.commands import Resolve
+
+    config = settings(ctx, json_out)
+    _stepped(config, build(Resolve, at=when(at), actor=config.actor, episode_id=episode, override_reason=override))
+
+
+def close(
+    ctx: typer.Context,
+    episode: Episode,
+    at: At = None,
+    reason: Annotated[str | None, typer.Option("--reason", parser=values.text(500), metavar="TEXT",
+                                               help="Why the episode ends, e.g. 'CRS resolved'.")] = None,
+    json_out: JsonFlag = False,
+) -> None:
+    """End the episode; a closed episode takes no further step (EPISODE_CLOSED)."""
+    from pathway.commands import Close
+
+    config = settings(ctx, json_out)
+    _stepped(config, build(Close, at=when(at), actor=config.actor, episode_id=episode, reason=reason))
+
+
+def _stepped(config: Any, command: Any) -> None:
+    result = step(config, command)
+    emit(config, payloads.stepped(result, status_at(result.episode, result.event.at)), "stepped")
+

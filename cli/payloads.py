@@ -1,0 +1,106 @@
+"""The JSON objects the commands print (CONTRACT.md), built from domain objects. Pure: no I/O.
+
+Human views (cli/views.py) render these same objects, so text and JSON never disagree.
+"""
+
+from typing import Any
+
+from pathway.clock import iso
+
+
+def opened(result: Any) -> dict[str, Any]:
+    episode, event = result.episode, result.event
+    return {
+        "episode": episode.id,
+        "state": str(episode.state),
+        "policy": episode.policy.ref,
+        "patient": episode.patient_ref,
+        "weight_kg": episode.weight_kg,
+        "age_years": episode.age_years,
+        "context": episode.context,
+        "opened_at": iso(episode.opened_at),
+        "seq": event.seq,
+        "actor": event.actor,
+    }
+
+
+def observed(result: Any, status: dict[str, Any]) -> dict[str, Any]:
+    """The episode's status, with this observation's grades and their basis."""
+    data = result.event.data
+    observation = {
+        "seq": result.event.seq,
+        "at": iso(result.event.at),
+        "crs_grade": data.get("crs_grade"),
+        "icans_grade": data.get("icans_grade"),
+        "crs_basis": data.get("crs_basis"),
+        "icans_basis": data.get("icans_basis"),
+    }
+    return {**status, "seq": result.event.seq, "observation": observation}
+
+
+def stepped(result: Any, status: dict[str, Any]) -> dict[str, Any]:
+    event = result.event
+    return {
+        "episode": event.episode_id,
+        "seq": event.seq,
+        "kind": event.kind,
+        "at": iso(event.at),
+        "from_state": event.from_state,
+        "state": event.to_state,
+        "deviation": event.override.model_dump(mode="json") if event.override else None,
+        "event": history_event(event, None),
+        "status": status,
+    }
+
+
+def history_event(event: Any, digest: str | None) -> dict[str, Any]:
+    return {
+        "seq": event.seq,
+        "kind": event.kind,
+        "at": iso(event.at),
+        "recorded_at": iso(event.recorded_at),
+        "actor": event.actor,
+        "from_state": event.from_state,
+        "to_state": event.to_state,
+        "data": event.data,
+        "override": event.override.model_dump(mode="json") if event.override else None,
+        **({"hash": digest} if digest is not None else {}),
+    }
+
+
+def history(episode_id: str, stored: list[Any]) -> dict[str, Any]:
+    return {"episode": episode_id, "events": [history_event(s.event, s.hash) for s in stored]}
+
+
+def episode_row(episode: Any, status: dict[str, Any] | None = None) -> dict[str, Any]:
+    latest = episode.latest
+    row: dict[str, Any] = {
+        "episode": episode.id,
+        "patient": episode.patient_ref,
+        "state": str(episode.state),
+        "crs_grade": latest.crs_grade if latest else None,
+        "icans_grade": latest.icans_grade if latest else None,
+        "opened_at": iso(episode.opened_at),
+        "last_at": iso(episode.last_at),
+        "events": episode.version,
+        "tocilizumab_doses": len(episode.toci_doses),
+        "deviations": episode.deviations,
+        "policy": episode.policy.ref,
+    }
+    if status is not None:
+        row["due"] = status.get("due", [])
+    return row
+
+
+def refusal(record: Any) -> dict[str, Any]:
+    return {
+        "at": iso(record.at),
+        "recorded_at": iso(record.recorded_at),
+        "actor": record.actor,
+        "episode": record.episode_id,
+        "kind": record.kind,
+        "command": record.command,
+        "rule": record.rule,
+        "rules": list(record.rules),
+        "message": record.message,
+    }

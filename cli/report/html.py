@@ -1,0 +1,129 @@
+"""The QA report as one self-contained HTML file: inline CSS, inline SVG, no scripts, no network.
+
+Every value from the record passes through html.escape, so a note can never become markup.
+"""
+
+from html import escape
+from typing import Any
+
+from cli.report.svg import timeline_svg
+
+CSS = """
+body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:2rem auto;max-width:1100px;
+color:#1f2933;padding:0 1rem}
+h1{font-size:1.5rem;margin-bottom:.2rem}h2{font-size:1.15rem;margin-top:2rem;border-bottom:1px solid #d2d6dc}
+table{border-collapse:collapse;width:100%;margin:.5rem 0}th,td{border:1px solid #d2d6dc;padding:.3rem .45rem;
+text-align:left;vertical-align:top}th{background:#f3f4f6}tr.deviation td{background:#fff7e6}
+.ok{color:#166534;font-weight:600}.bad{color:#b91c1c;font-weight:700}.muted{color:#6b7280}
+.pill{display:inline-block;padding:0 .5rem;border-radius:.6rem;background:#eef2ff}
+svg .bg{fill:#fff}svg .grid{stroke:#e5e7eb;stroke-width:1}svg .tick{font-size:11px;fill:#4b5563}
+svg .axis{font-size:12px;fill:#374151}svg .mark{font-size:11px;font-weight:700;fill:#1f2933}
+footer{margin-top:2rem;font-style:italic;color:#6b7280}
+"""
+
+STATUS_CLASS = {"met": "ok", "done": "ok", "missed": "bad", "missing": "bad"}
+
+
+def _text(value: Any) -> str:
+    if value is None:
+        return '<span class="muted">—</span>'
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        return escape(f"{value:g}")
+    if isinstance(value, (list, tuple)):
+        return escape(", ".join(str(v) for v in value))
+    if isinstance(value, dict):
+        return escape(", ".join(f"{k}={v}" for k, v in value.items()))
+    return escape(str(value))
+
+
+def _status(value: str) -> str:
+    return f'<span class="{STATUS_CLASS.get(value, "")}">{escape(value)}</span>'
+
+
+def _table(headers: list[str], rows: list[list[str]], classes: list[str] | None = None) -> str:
+    if not rows:
+        return '<p class="muted">None.</p>'
+    head = "".join(f"<th>{escape(h)}</th>" for h in headers)
+    body = []
+    for index, row in enumerate(rows):
+        css = f' class="{classes[index]}"' if classes and classes[index] else ""
+        body.append(f"<tr{css}>" + "".join(f"<td>{cell}</td>" for cell in row) + "</tr>")
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+
+
+def render_html(data: dict[str, Any]) -> str:
+    policy = data["policy"]
+    summary = _table(["measure", "value"], [[escape(k.replace("_", " ")), _text(v)] for k, v in data["summary"].items()])
+    timeline = _table(
+        ["seq", "clinical time", "record time", "actor", "kind", "state", "what"],
+        [[_text(r["seq"]), _text(r["at"]), _text(r["recorded_at"]), _text(r["actor"]), _text(r["kind"]),
+          _text(f"{r['from_state'] or '∅'} → {r['to_state']}"), _text(r["summary"])] for r in data["timeline"]],
+        ["deviation" if r["deviation"] else "" for r in data["timeline"]])
+    grades = _table(
+        ["seq", "time", "CRS", "ICANS", "fever", "CRS decided by", "ICANS decided by", "inputs"],
+        [[_text(g["seq"]), _text(g["at"]), _text(g["crs_grade"]), _text(g["icans_grade"]), _text(g["fever"]),
+          _text(g["crs_decided_by"]), _text(g["icans_decided_by"]), _text(g["inputs"])] for g in data["grades"]])
+    doses = _table(
+        ["seq", "time", "drug", "dose mg", "limit mg", "% of limit", "24 h total / limit mg", "within limits",
+         "limit basis"],
+        [[_text(d["seq"]), _text(d["at"]), _text(d["drug"]), _text(d["dose_mg"]), _text(d["limit_mg"]),
+          _text(d["percent_of_limit"]), f"{_text(d['total_24h_mg'])} / {_text(d['limit_24h_mg'])}",
+          _status("met" if d["within_limits"] else "missed") if d["within_limits"] is not None else _text(None),
+          _text(d["limit_basis"])] for d in data["doses"]],
+        ["deviation" if d["deviation"] else "" for d in data["doses"]])
+    guards = _table(
+        ["guard", "from", "to", "hours", "target", "status", "detail"],
+        [[_text(g["guard"]), _text(g["from"]), _text(g["to"]), _text(g["hours"]), _text(g["target"]),
+          _status(g["status"]), _text(g["detail"])] for g in data["timed_guards"]])
+    deviations = _table(
+        ["seq", "time", "step", "rules passed", "reason", "actor"],
+        [[_text(d["seq"]), _text(d["at"]), _text(d["what"]), _text(d["rules"]), _text(d["reason"]),
+          _text(d["actor"])] for d in data["deviations"]])
+    refusals = _table(
+        ["clinical time", "record time", "actor", "tried", "rules", "message"],
+        [[_text(r["at"]), _text(r["recorded_at"]), _text(r["actor"]), _text(_tried(r)), _text(r["rules"]),
+          _text(r["message"])] for r in data["refusals"]])
+    actions = _table(
+        ["action", "required because", "since", "done at", "status"],
+        [[_text(a["action"]), _text(a["required_because"]), _text(a["required_since"]), _text(a["done_at"]),
+          _status(a["status"])] for a in data["supportive_actions"]])
+    closing = "".join(f"; {label} {escape(str(data[key]))}" for key, label in
+                      (("resolved_at", "resolved"), ("closed_at", "closed")) if data.get(key))
+    return f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>QA report — episode {escape(data['episode'])}</title>
+<style>{CSS}</style></head>
+<body>
+<h1>QA report — episode {escape(data['episode'])}</h1>
+<p>Patient <span class="pill">{escape(data['patient'])}</span> · {_text(data['weight_kg'])} kg ·
+{_text(data['age_years'])} years · policy {escape(policy['name'])} v{escape(policy['version'])} ·
+state <strong>{escape(data['state'])}</strong></p>
+<p class="muted">Opened {escape(data['opened_at'])}; last event {escape(data['last_event_at'])}{closing}.
+{data['events']} events; last hash <code>{_text(data['last_hash'])}</code>.</p>
+<h2>Summary</h2>{summary}
+<h2>Grades and doses over time</h2>
+{timeline_svg(data)}
+<h2>Timeline</h2><p class="muted">Clinical time is when it happened; record time is when it was written.
+Rows shaded amber are deviations.</p>{timeline}
+<h2>Grades</h2>{grades}
+<h2>Doses against their limits</h2>{doses}
+<h2>Timed guards</h2>{guards}
+<h2>Deviations</h2>{deviations}
+<h2>Refused attempts</h2>{refusals}
+<h2>Required supportive actions (CLINICAL.md §6)</h2>{actions}
+<footer>{escape(data['disclaimer'])}</footer>
+</body></html>
+"""
+
+
+def _tried(refusal: dict[str, Any]) -> str:
+    command = refusal.get("command") or {}
+    text = str(refusal.get("kind", ""))
+    if command.get("drug"):
+        text += f" {command['drug']} {command.get('dose_mg')} mg"
+    if command.get("override_reason"):
+        text += " (with override)"
+    return text

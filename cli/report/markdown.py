@@ -1,0 +1,86 @@
+"""The QA report as Markdown: tables a reviewer can read in a terminal, a wiki or a pull request."""
+
+from typing import Any
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        return f"{value:g}"
+    if isinstance(value, (list, tuple)):
+        return ", ".join(_cell(v) for v in value)
+    if isinstance(value, dict):
+        return ", ".join(f"{k}={_cell(v)}" for k, v in value.items())
+    return str(value).replace("|", "\\|").replace("\n", " ")
+
+
+def _table(headers: list[str], rows: list[list[Any]]) -> list[str]:
+    if not rows:
+        return ["_None._", ""]
+    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+    lines += ["| " + " | ".join(_cell(value) for value in row) + " |" for row in rows]
+    return lines + [""]
+
+
+def render_markdown(data: dict[str, Any]) -> str:
+    summary = data["summary"]
+    policy = data["policy"]
+    lines = [
+        f"# QA report — episode {data['episode']}",
+        "",
+        f"Patient `{data['patient']}` · {data['weight_kg']:g} kg · {data['age_years']:g} years · "
+        f"policy {policy['name']} v{policy['version']} · state **{data['state']}**",
+        "",
+        f"Opened {data['opened_at']}; last event {data['last_event_at']}"
+        + (f"; resolved {data['resolved_at']}" if data.get("resolved_at") else "")
+        + (f"; closed {data['closed_at']}" if data.get("closed_at") else "") + ".",
+        "",
+        "## Summary",
+        "",
+    ]
+    lines += _table(["measure", "value"], [[key.replace("_", " "), value] for key, value in summary.items()])
+    lines += ["## Timeline", "", "Clinical time is when it happened; record time is when it was written.", ""]
+    lines += _table(["seq", "clinical time", "record time", "actor", "kind", "state", "what", "deviation"],
+                    [[r["seq"], r["at"], r["recorded_at"], r["actor"], r["kind"],
+                      f"{r['from_state'] or '∅'} → {r['to_state']}", r["summary"], r["deviation"]]
+                     for r in data["timeline"]])
+    lines += ["## Grades over time", ""]
+    lines += _table(["seq", "time", "CRS", "ICANS", "fever", "CRS decided by", "ICANS decided by", "inputs"],
+                    [[g["seq"], g["at"], g["crs_grade"], g["icans_grade"], g["fever"], g["crs_decided_by"],
+                      g["icans_decided_by"], g["inputs"]] for g in data["grades"]])
+    lines += ["## Doses against their limits", ""]
+    lines += _table(["seq", "time", "drug", "dose mg", "limit mg", "% of limit", "24 h total mg", "24 h limit mg",
+                     "within limits", "deviation", "limit basis"],
+                    [[d["seq"], d["at"], d["drug"], d["dose_mg"], d["limit_mg"], d["percent_of_limit"],
+                      d["total_24h_mg"], d["limit_24h_mg"], d["within_limits"], d["deviation"], d["limit_basis"]]
+                     for d in data["doses"]])
+    lines += ["## Timed guards", ""]
+    lines += _table(["guard", "from", "to", "hours", "target", "status", "detail"],
+                    [[g["guard"], g["from"], g["to"], g["hours"], g["target"], g["status"].upper(), g["detail"]]
+                     for g in data["timed_guards"]])
+    lines += ["## Deviations", ""]
+    lines += _table(["seq", "time", "step", "rules passed", "reason", "actor"],
+                    [[d["seq"], d["at"], d["what"], d["rules"], d["reason"], d["actor"]] for d in data["deviations"]])
+    lines += ["## Refused attempts", ""]
+    lines += _table(["clinical time", "record time", "actor", "tried", "rules", "message"],
+                    [[r["at"], r["recorded_at"], r["actor"], _tried(r), r["rules"], r["message"]]
+                     for r in data["refusals"]])
+    lines += ["## Required supportive actions (CLINICAL.md §6)", ""]
+    lines += _table(["action", "required because", "since", "done at", "status"],
+                    [[a["action"], a["required_because"], a["required_since"], a["done_at"], a["status"].upper()]
+                     for a in data["supportive_actions"]])
+    lines += ["---", "", f"_{data['disclaimer']}_", ""]
+    return "\n".join(lines)
+
+
+def _tried(refusal: dict[str, Any]) -> str:
+    command = refusal.get("command") or {}
+    text = str(refusal.get("kind", ""))
+    if command.get("drug"):
+        text += f" {command['drug']} {_cell(command.get('dose_mg'))} mg"
+    if command.get("override_reason"):
+        text += " (with override)"
+    return text

@@ -1,0 +1,101 @@
+"""Every command and option is documented; the README and the CLI agree with the code and the contract."""
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import typer
+
+from cli.app import app
+from cli.commands import steps
+from cli.docs import END, START, rules_markdown
+from pathway.observations import CerebralEdema, Consciousness, O2Device, Seizure
+from pathway.rules import RULES
+
+ROOT = Path(__file__).resolve().parents[2]
+
+#: CONTRACT.md: every command and the options it must have.
+CONTRACT: dict[str, set[str]] = {
+    "open": {"--patient", "--weight-kg", "--age-years", "--context", "--policy", "--at", "--json"},
+    "observe": {"--at", "--temp", "--hypotension", "--vasopressors", "--vasopressin", "--o2", "--o2-flow", "--fio2",
+                "--ice", "--consciousness", "--seizure", "--motor-weakness", "--cerebral-edema", "--json"},
+    "give": {"--dose-mg", "--route", "--at", "--override", "--json"},
+    "act": {"--at", "--note", "--json"},
+    "resolve": {"--at", "--override", "--json"},
+    "close": {"--at", "--reason", "--json"},
+    "status": {"--as-of", "--json"},
+    "history": {"--json"},
+    "list": {"--state", "--due", "--at", "--json"},
+    "audit verify": {"--json"},
+    "audit refusals": {"--json"},
+    "audit report": {"--format", "--out", "--json"},
+    "pathway": {"--format", "--json"},
+    "demo": {"--json"},
+}
+
+
+def _commands(group: Any, prefix: str = "") -> dict[str, Any]:
+    found: dict[str, Any] = {}
+    for name, command in group.commands.items():
+        path = f"{prefix}{name}"
+        found[path] = command
+        if hasattr(command, "commands"):
+            found.update(_commands(command, f"{path} "))
+    return found
+
+
+ROOT_GROUP = typer.main.get_command(app)
+COMMANDS = _commands(ROOT_GROUP)
+
+
+def test_every_contract_command_and_option_exists() -> None:
+    for path, options in CONTRACT.items():
+        assert path in COMMANDS, f"missing command {path}"
+        declared = {opt for param in COMMANDS[path].params for opt in param.opts if opt.startswith("--")}
+        assert options <= declared, f"{path}: missing {sorted(options - declared)}"
+    root_options = {opt for param in ROOT_GROUP.params for opt in param.opts}
+    assert {"--db", "--actor", "--version"} <= root_options
+
+
+@pytest.mark.parametrize("path", sorted(COMMANDS))
+def test_every_command_and_parameter_has_help(path: str) -> None:
+    command = COMMANDS[path]
+    assert (command.help or "").strip(), f"{path} has no help text"
+    for param in command.params:
+        assert (getattr(param, "help", None) or "").strip(), f"{path} {param.name} has no help text"
+
+
+def test_global_options_have_help() -> None:
+    for param in ROOT_GROUP.params:
+        assert (getattr(param, "help", None) or "").strip(), f"crs {param.name} has no help text"
+
+
+@pytest.mark.parametrize("path", sorted(COMMANDS))
+def test_help_runs(crs, path: str) -> None:  # type: ignore[no-untyped-def]
+    ran = crs(*path.split(), "--help")
+    assert ran.code == 0 and "Usage" in ran.stdout and ran.stderr == ""
+
+
+def test_observation_vocabularies_match_the_pathway() -> None:
+    """The CLI spells the contract's choices itself (start-up time); they must equal the core's enums."""
+    assert steps.O2_DEVICES == tuple(d.value for d in O2Device)
+    assert steps.CONSCIOUSNESS == tuple(c.value for c in Consciousness)
+    assert steps.SEIZURE == tuple(s.value for s in Seizure)
+    assert steps.CEREBRAL_EDEMA == tuple(e.value for e in CerebralEdema)
+
+
+def test_readme_rule_table_is_current() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme.split(START, 1)[1].split(END, 1)[0].strip()
+    assert section == rules_markdown(), "README rule table is stale: run `.venv/bin/python -m cli.docs`"
+    for rule_id in RULES:
+        assert f"`{rule_id}`" in readme
+
+
+def test_readme_names_every_command_and_the_two_quick_start_commands() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    for path in CONTRACT:
+        assert f"crs {path}" in readme, f"README does not show `crs {path}`"
+    assert "make demo" in readme and "make test" in readme
+    assert "does not replace, clinical judgement" in readme
+    assert "## Benchmarks" in readme

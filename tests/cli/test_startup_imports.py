@@ -1,0 +1,43 @@
+"""Commands that need no database must not pay for loading one: no sqlmodel/sqlalchemy/persistence store."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+HEAVY = ("sqlmodel", "sqlalchemy", "alembic", "psycopg", "persistence.store", "persistence.audit")
+
+PROBE = """
+import json, sys
+from cli.app import main
+try:
+    main({argv!r})
+except SystemExit:
+    pass
+loaded = sorted(m for m in sys.modules if m.split(".")[0] in {heavy_roots!r} or m in {heavy!r})
+sys.stderr.write("\\nLOADED=" + json.dumps(loaded) + "\\n")
+"""
+
+
+@pytest.mark.parametrize("argv", [
+    ["--help"], ["--version"], ["open", "--help"], ["audit", "--help"],
+    ["pathway"], ["pathway", "--format", "mermaid"], ["pathway", "--format", "json"], ["pathway", "--json"],
+], ids=lambda argv: " ".join(argv))
+def test_no_database_libraries_loaded(argv: list[str]) -> None:
+    code = PROBE.format(argv=argv, heavy_roots=tuple(h for h in HEAVY if "." not in h), heavy=HEAVY)
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+                          env={"NO_COLOR": "1", "PATH": "/usr/bin:/bin"})
+    marker = [line for line in done.stderr.splitlines() if line.startswith("LOADED=")]
+    assert marker, done.stderr
+    assert json.loads(marker[-1].removeprefix("LOADED=")) == []
+    assert done.stdout.strip(), "the command printed nothing"
+
+
+def test_the_probe_can_fail() -> None:
+    """A command that does open the database loads SQLAlchemy: the probe above would see it."""
+    code = PROBE.format(argv=["--db", "sqlite:////nonexistent/x.db", "list"], heavy_roots=("sqlalchemy",),
+                        heavy=("sqlalchemy",))
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    marker = [line for line in done.stderr.splitlines() if line.startswith("LOADED=")]
+    assert "sqlalchemy" in json.loads(marker[-1].removeprefix("LOADED="))
