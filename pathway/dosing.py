@@ -4,11 +4,20 @@ Ceilings come from HARD_LIMITS (never a policy); recommended doses come from the
 dose a recommendation names is checked against the same rules as a dose given.
 """
 
+import math
 from dataclasses import dataclass
 
 from pathway.drugs import Drug, Route
 from pathway.episode import Episode
 from pathway.policy import HARD_LIMITS, Policy
+
+
+def floor_tenth_mg(value: float) -> float:
+    """Round a ceiling DOWN to 0.1 mg, so a rounded limit never sits above the true one.
+
+    The 1e-9 absorbs binary floating error (52 × 8 × 1.1 is 457.60000000000002, not above 457.6).
+    """
+    return math.floor(value * 10 + 1e-9) / 10
 
 
 def toci_mg_per_kg(weight_kg: float, policy: Policy) -> float:
@@ -24,7 +33,7 @@ def toci_ceiling_mg(weight_kg: float) -> float:
     """The hard ceiling for one tocilizumab dose: label weight-based dose + 10%, and never above 800 mg."""
     limits = HARD_LIMITS
     per_kg = limits.toci_mg_per_kg_under_30kg if weight_kg < limits.toci_child_weight_kg else limits.toci_mg_per_kg
-    return round(min(weight_kg * per_kg * (1 + limits.toci_weight_tolerance), limits.toci_single_dose_max_mg), 1)
+    return floor_tenth_mg(min(weight_kg * per_kg * (1 + limits.toci_weight_tolerance), limits.toci_single_dose_max_mg))
 
 
 def siltuximab_dose_mg(weight_kg: float, policy: Policy) -> float:
@@ -32,7 +41,7 @@ def siltuximab_dose_mg(weight_kg: float, policy: Policy) -> float:
 
 
 def siltuximab_ceiling_mg(weight_kg: float) -> float:
-    return round(weight_kg * HARD_LIMITS.siltuximab_mg_per_kg * (1 + HARD_LIMITS.siltuximab_tolerance), 1)
+    return floor_tenth_mg(weight_kg * HARD_LIMITS.siltuximab_mg_per_kg * (1 + HARD_LIMITS.siltuximab_tolerance))
 
 
 def anakinra_dose_mg(weight_kg: float, age_years: float, policy: Policy) -> float:

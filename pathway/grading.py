@@ -147,5 +147,7 @@ def icans_grade(obs: Observation, *, age_years: float | None = None) -> Grade:
     if age_years is not None and age_years < 12:
         notes.append("under 12 years ICANS is assessed with CAPD in practice; this tool takes the ICE score only")
     grade = max((g for g, _ in domains), default=0)
+    if not domains:
+        return Grade(0, ("not assessed",), tuple(notes))
     deciders = tuple(by for g, by in domains if g == grade and grade > 0) or ("no neurological finding",)
     return Grade(grade, deciders, tuple(notes))
