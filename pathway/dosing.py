@@ -25,8 +25,8 @@ def toci_mg_per_kg(weight_kg: float, policy: Policy) -> float:
 
 
 def toci_dose_mg(weight_kg: float, policy: Policy) -> float:
-    """The recommended tocilizumab dose: weight-based, capped at 800 mg."""
-    return round(min(weight_kg * toci_mg_per_kg(weight_kg, policy), HARD_LIMITS.toci_single_dose_max_mg), 1)
+    """The recommended tocilizumab dose: weight-based, capped at 800 mg and never above the hard ceiling."""
+    return min(round(weight_kg * toci_mg_per_kg(weight_kg, policy), 1), toci_ceiling_mg(weight_kg))
 
 
 def toci_ceiling_mg(weight_kg: float) -> float:

@@ -92,6 +92,7 @@ class Policy(BaseModel):
             ("toci_max_doses_episode", self.toci_max_doses_episode, limits.toci_max_doses_episode, "max"),
             ("toci_mg_per_kg", self.toci_mg_per_kg, limits.toci_mg_per_kg, "max"),
             ("toci_mg_per_kg_under_30kg", self.toci_mg_per_kg_under_30kg, limits.toci_mg_per_kg_under_30kg, "max"),
+            ("toci_child_weight_kg", self.toci_child_weight_kg, limits.toci_child_weight_kg, "max"),
             ("toci_max_doses_24h", self.toci_max_doses_24h, limits.toci_max_doses_24h, "max"),
             ("dexamethasone_standard_mg", self.dexamethasone_standard_mg, limits.dexamethasone_dose_max_mg, "max"),
             ("dexamethasone_escalated_mg", self.dexamethasone_escalated_mg, limits.dexamethasone_dose_max_mg, "max"),

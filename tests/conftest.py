@@ -1,3 +1,6 @@
-"""Root conftest: registers shared fixtures from tests/support (kept minimal on purpose)."""
+"""Root conftest: the Hypothesis profile for every suite (env HYPOTHESIS_PROFILE) and shared fixtures."""
 
+from tests.properties import profiles
 from tests.support.postgres import postgres_server, postgres_url  # noqa: F401  (fixtures)
+
+profiles.load()

@@ -1,0 +1,210 @@
+"""The plumbing of the stateful suite: one live episode driven through decide() + apply().
+
+EpisodeDriver keeps the episode, its events, the clock and a reference model, decides each
+command against the live episode and records the outcome (StepRecord) for the invariants in
+episode_machine.py to judge. It defines no rules itself.
+"""
+
+import math
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+
+from hypothesis import note
+from hypothesis.control import should_note
+from hypothesis.stateful import RuleBasedStateMachine
+
+from pathway.commands import AdministerDose, OpenEpisode, RecordObservation, StepCommand
+from pathway.drugs import Drug
+from pathway.episode import Episode, apply, fold
+from pathway.errors import Refused
+from pathway.events import Event
+from pathway.machine import decide, decide_open
+from pathway.policy import Policy
+from pathway.replay import replay_problems
+from tests.properties import reach, safety, strategies as S
+from tests.properties.model import ReferenceModel
+
+EPISODE_ID = "EP-PROP"
+T0 = datetime(2026, 3, 1, 12, 0, tzinfo=timezone.utc)
+ACTOR = "nurse-a"
+GUIDED = "guided: clinician follows the pathway"
+STATUS_KEYS = {"episode", "patient", "state", "crs_grade", "icans_grade", "next_steps", "due", "basis", "warnings",
+               "tocilizumab_doses", "deviations", "policy", "disclaimer"}
+
+
+def note_lazily(make: Callable[[], str]) -> None:
+    """note() for every step, but the text is built only when Hypothesis will report it."""
+    if should_note():
+        note(make())
+
+
+def floor_01(x: float) -> float:
+    """Round down to 0.1 mg (never above the exact limit)."""
+    return math.floor(x * 10 + 1e-9) / 10
+
+
+@dataclass
+class StepRecord:
+    """One command decided against the live episode, and its outcome."""
+
+    pre: Episode
+    before: dict[str, object]  # pre.model_dump() before decide()
+    cmd: StepCommand
+    now: datetime
+    expected: set[tuple[str, bool]] | None  # the reference model's prediction (None: model off)
+    event: Event | None = None
+    refused: Refused | None = None
+    unchanged: bool = True  # after a refusal: same episode object, same events, same content
+
+
+def open_states(self: "EpisodeDriver") -> bool:
+    return self.ep is not None and not self.ep.is_closed
+
+
+class EpisodeDriver(RuleBasedStateMachine):
+    """One episode at a time (a new one once it is closed). Subclasses add rules and invariants."""
+
+    NAME = "episodes"
+    #: Compare every command with the reference model. Teeth tests switch it off to show that the
+    #: history invariants alone catch a disabled guard.
+    REFERENCE = True
+    #: Full fold / replay of the history at teardown (replay re-decides every event).
+    DEEP_TEARDOWN = True
+    #: Add this machine's runs to the session's reach report (teeth runs do not).
+    COUNTED = True
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.now = T0
+        self.ep: Episode | None = None
+        self.events: list[Event] = []
+        self.after: list[Episode] = []  # the live episode after each event, for as_of checks
+        self.replayed: Episode | None = None  # the fold of the events' canonical JSON, step by step
+        self.model: ReferenceModel | None = None
+        self.visited: set[str] = set()
+        self.pokes = 0  # steps tried on the closed episode
+        self.episodes = 0
+        self.records: list[StepRecord] = []
+        self.cursor: dict[str, int] = {}
+
+    def _finish_episode(self) -> None:
+        """Deep checks on a finished episode (also run at teardown for the last one)."""
+        if self.ep is None or not self.DEEP_TEARDOWN:
+            return
+        assert fold(self.events) == self.ep, "FOLD: fold(events) differs from the live episode"
+        assert Episode.model_validate_json(self.ep.model_dump_json()) == self.ep, "FOLD: snapshot round trip"
+        for k in {0, len(self.events) // 2, len(self.events) - 1}:
+            as_of = self.events[k].at
+            last = max(i for i, e in enumerate(self.events) if e.at <= as_of)
+            assert fold(self.events, as_of=as_of) == self.after[last], f"FOLD: as_of {as_of} (event {k + 1})"
+        problems = replay_problems(self.events)
+        assert not problems, f"REPLAY: {problems}"
+
+    def _next_episode(self, weight: float, age: float, policy: Policy) -> None:
+        """A closed episode takes no step; carry on with a new one (more episodes per example)."""
+        self._finish_episode()
+        self.ep, self.events, self.after, self.replayed, self.model, self.pokes = None, [], [], None, None, 0
+        self._jump(24)
+        self._open(weight, age, policy, 0.0)
+
+    # -- plumbing ---------------------------------------------------------------------------------
+    def _open(self, weight: float, age: float, policy: Policy, when_min: float) -> None:
+        at = self.now + timedelta(minutes=when_min)
+        note_lazily(lambda: f"open weight={weight} age={age} policy={policy.model_dump(exclude_defaults=True)} at={at}")
+        cmd = OpenEpisode(at=at, actor=ACTOR, patient_ref="PROP-1", weight_kg=weight, age_years=age, policy=policy)
+        try:
+            event = decide_open(cmd, EPISODE_ID, self.now)
+        except Refused as err:
+            assert err.rules == ("TIME_FUTURE",) and at > self.now + safety.FUTURE_TOLERANCE, \
+                f"REFUSAL: open at {at} (now {self.now}) refused {err.rules}"
+            note_lazily(lambda: f"  open refused {err.rules}; opening now")
+            cmd = OpenEpisode(at=self.now, actor=ACTOR, patient_ref="PROP-1", weight_kg=weight, age_years=age,
+                              policy=policy)
+            event = decide_open(cmd, EPISODE_ID, self.now)
+        assert event.at <= self.now + safety.FUTURE_TOLERANCE, f"TIME_FUTURE: open accepted at {event.at}"
+        self.model = ReferenceModel(weight_kg=weight, policy=policy, last_at=event.at)
+        self.episodes += 1
+        self._commit(None, cmd, event)
+
+    def _commit(self, pre: Episode | None, cmd: OpenEpisode | StepCommand, event: Event) -> None:
+        self.ep = apply(pre, event)
+        self.events.append(event)
+        self.after.append(self.ep)
+        self.replayed = apply(self.replayed, Event.from_canonical(event.canonical()))
+        if self.model is not None and not isinstance(cmd, OpenEpisode):
+            self.model.accept(cmd)
+        self.visited.add(self.ep.state.value)
+        self._tally(reach.OUTCOMES, (self.NAME, "accepted"))
+
+    def _at(self, when: tuple[str, float]) -> datetime:
+        assert self.ep is not None
+        kind, x = when
+        last = self.ep.last_at
+        if kind == "since_last":
+            return last + (self.now - last) * x if self.now > last else self.now
+        if kind == "before_last":
+            return last - timedelta(minutes=x)
+        if kind == "future_min":
+            return self.now + timedelta(minutes=x)
+        return self.now
+
+    def _step(self, cmd: StepCommand) -> Event | None:
+        """Decide one command against the live episode and record what happened; the invariants
+        below judge every record (a rule may take several steps)."""
+        ep = self.ep
+        assert ep is not None
+        self._tally(reach.STEPS, self.NAME)
+        n = len(self.events)
+        rec = StepRecord(pre=ep, before=ep.model_dump(), cmd=cmd, now=self.now,
+                         expected=self.model.expected(cmd, self.now) if (self.REFERENCE and self.model) else None)
+        self.records.append(rec)
+        note_lazily(lambda: f"[{n + 1}] now={self.now:%d %H:%M:%S.%f} {safety.describe(cmd)}")
+        try:
+            rec.event = decide(ep, cmd, self.now)
+        except Refused as err:
+            rec.refused = err
+            rec.unchanged = self.ep is ep and len(self.events) == n and ep.model_dump() == rec.before
+            note_lazily(lambda: f"    refused {err.rules}")
+            self._tally(reach.OUTCOMES, (self.NAME, "refused"))
+            self._tally(reach.REFUSED_BY, *err.rules)
+            return None
+        event = rec.event
+        note_lazily(lambda: f"    accepted {event.from_state} -> {event.to_state}"
+              + (f" override {event.override.rules}" if event.override else ""))
+        self._commit(ep, cmd, event)
+        return event
+
+    def _unchecked(self, invariant: str) -> list["StepRecord"]:
+        """Step records this invariant has not judged yet."""
+        start = self.cursor.get(invariant, 0)
+        self.cursor[invariant] = len(self.records)
+        return self.records[start:]
+
+    def _jump(self, hours: float) -> None:
+        self._tally(reach.STEPS, self.NAME)
+        self.now += timedelta(hours=hours)
+        note_lazily(lambda: f"jump {hours:g} h -> now={self.now:%d %H:%M:%S.%f}")
+
+    def _jump_to(self, target: datetime) -> None:
+        if target > self.now:
+            self._jump((target - self.now).total_seconds() / 3600)
+
+    @property
+    def _ready_at(self) -> datetime:
+        """A time that breaks neither TIME_ORDER nor TIME_FUTURE."""
+        assert self.ep is not None
+        return max(self.now, self.ep.last_at)
+
+    def _observe(self, crs: int, icans: int = 0) -> None:
+        self._step(RecordObservation(at=self._ready_at, actor=ACTOR, episode_id=EPISODE_ID,
+                                     observation=S.graded_observation(crs, icans)))
+
+    def _give(self, drug: Drug, dose_mg: float, reason: str | None = GUIDED) -> Event | None:
+        return self._step(AdministerDose(at=self._ready_at, actor=ACTOR, episode_id=EPISODE_ID, drug=drug,
+                                         dose_mg=max(dose_mg, 0.1), override_reason=reason))
+
+    def _tally(self, counter: Counter, *keys: object) -> None:
+        if self.COUNTED:
+            counter.update(keys)

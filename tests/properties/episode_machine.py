@@ -1,0 +1,212 @@
+"""The stateful property suite: whole episodes driven in memory through decide() + apply().
+
+Random observations, doses of every drug from 0.1 mg to 10,000 mg (ceilings exactly, a hair above,
+a hair below), routes, actions, overrides, resolve/close and clock jumps, with backdated and future
+times; plus the guided rules of guided.py so escalated_steroid, refractory and resolved are reached
+often. After every step the invariants below must hold; a reference model runs beside the real
+machine. Test classes live in test_episode_machine.py; this module is imported (not collected) so
+test_teeth.py can run the same machines with a guard disabled.
+"""
+
+from hypothesis import strategies as st
+from hypothesis.stateful import initialize, invariant, precondition, rule
+
+from pathway.commands import AdministerDose, Close, RecordAction, RecordObservation, Resolve, StepCommand
+from pathway.drugs import Action, Drug, Route
+from pathway.errors import Refused
+from pathway.machine import decide
+from pathway.policy import DEFAULT_POLICY, Policy
+from pathway.recommend import status
+from states import State
+from tests.properties import reach, safety, strategies as S
+from tests.properties.driving import ACTOR, EPISODE_ID, STATUS_KEYS, open_states
+from tests.properties.guided import GuidedRules
+from tests.properties.model import COVERED
+
+
+class EpisodeMachine(GuidedRules):
+    """Random steps and every invariant. Subclasses choose the policy (teeth tests switch the model off)."""
+
+    # -- random rules -----------------------------------------------------------------------------
+    @precondition(open_states)
+    @rule(obs=S.observations(), when=S.WHEN)
+    def observe(self, obs: object, when: tuple[str, float]) -> None:
+        self._step(RecordObservation(at=self._at(when), actor=ACTOR, episode_id=EPISODE_ID, observation=obs))
+
+    @precondition(open_states)
+    @rule(drug=S.DRUGS, recipe=S.DOSE_RECIPES, route=S.ROUTE_CHOICE, reason=S.MAYBE_REASON, when=S.WHEN)
+    def give(self, drug: Drug, recipe: tuple[str, float], route: Route | None, reason: str | None,
+             when: tuple[str, float]) -> None:
+        assert self.ep is not None
+        dose = S.resolve_dose(recipe, drug, self.ep.weight_kg)
+        self._step(AdministerDose(at=self._at(when), actor=ACTOR, episode_id=EPISODE_ID, drug=drug, dose_mg=dose,
+                                  route=route, override_reason=reason))
+
+    @precondition(open_states)
+    @rule(action=S.ACTIONS, text=S.NOTES, when=S.WHEN)
+    def act(self, action: Action, text: str | None, when: tuple[str, float]) -> None:
+        self._step(RecordAction(at=self._at(when), actor=ACTOR, episode_id=EPISODE_ID, action=action, note=text))
+
+    @precondition(open_states)
+    @rule(reason=S.MAYBE_REASON, when=S.WHEN)
+    def resolve(self, reason: str | None, when: tuple[str, float]) -> None:
+        self._step(Resolve(at=self._at(when), actor=ACTOR, episode_id=EPISODE_ID, override_reason=reason))
+
+    @precondition(lambda self: open_states(self) and (self.ep.version >= 8 or self.ep.state is State.RESOLVED))
+    @rule(reason=st.one_of(st.none(), st.just("CRS resolved")), when=S.WHEN)
+    def close(self, reason: str | None, when: tuple[str, float]) -> None:
+        self._step(Close(at=self._at(when), actor=ACTOR, episode_id=EPISODE_ID, reason=reason))
+
+    @precondition(lambda self: self.ep is not None)
+    @rule(hours=S.JUMPS)
+    def jump(self, hours: float) -> None:
+        self._jump(hours)
+
+    @precondition(lambda self: self.ep is not None and self.ep.is_closed and self.pokes < 2)
+    @rule(kind=st.sampled_from(["observe", "give", "act", "resolve", "close"]), drug=S.DRUGS,
+          reason=S.MAYBE_REASON)
+    def poke_closed(self, kind: str, drug: Drug, reason: str | None) -> None:
+        """Any step on a closed episode (EPISODE_CLOSED)."""
+        self.pokes += 1
+        common = {"at": self._ready_at, "actor": ACTOR, "episode_id": EPISODE_ID}
+        cmd: StepCommand = {
+            "observe": lambda: RecordObservation(**common, observation=S.graded_observation(3)),
+            "give": lambda: AdministerDose(**common, drug=drug, dose_mg=1.0, override_reason=reason),
+            "act": lambda: RecordAction(**common, action=Action.LABS),
+            "resolve": lambda: Resolve(**common, override_reason=reason),
+            "close": lambda: Close(**common),
+        }[kind]()
+        self._step(cmd)
+
+    # -- invariants -------------------------------------------------------------------------------
+    @invariant()
+    def history_is_safe(self) -> None:
+        if self.ep is not None:
+            problems = safety.history_problems(self.events, self.ep.weight_kg)
+            assert not problems, "\n".join(problems)
+
+    @invariant()
+    def accepted_steps_carry_exactly_their_overrides(self) -> None:
+        """Re-run violations() on each accepted step's pre-state: overridable violations found means
+        an override naming exactly those rules, with the reason and actor; none means no override;
+        a hard one means the step should never have been accepted. decide() never mutates its input."""
+        problems: list[str] = []
+        for rec in self._unchecked("overrides"):
+            if rec.event is None:
+                continue
+            problems += safety.override_problems(rec.pre, rec.cmd, rec.now, rec.event)
+            if rec.pre.model_dump() != rec.before:
+                problems.append("DECIDE_MUTATED: decide() changed its input episode")
+        assert not problems, "\n".join(problems)
+
+    @invariant()
+    def refused_steps_change_nothing(self) -> None:
+        """A refusal names known rules (hard first), agrees with violations(), and leaves the episode
+        and its events exactly as they were."""
+        problems: list[str] = []
+        for rec in self._unchecked("refusals"):
+            if rec.refused is None:
+                continue
+            problems += safety.refusal_problems(rec.pre, rec.cmd, rec.now, rec.refused)
+            if not rec.unchanged or rec.pre.model_dump() != rec.before:
+                problems.append("REFUSED_CHANGED: a refused command changed the episode or its events")
+        assert not problems, "\n".join(problems)
+
+    @invariant()
+    def fold_equals_live(self) -> None:
+        """fold(events) == the live episode. fold is a left fold of apply(), so it is computed here
+        incrementally, from each event's canonical JSON (what the store keeps); the fold from scratch,
+        fold(as_of=...), the snapshot round trip and a full re-decide (replay) run when an episode ends."""
+        if self.ep is None:
+            return
+        assert self.replayed == self.ep, "FOLD: folding the events' canonical JSON differs from the live episode"
+        assert self.ep.version == len(self.events) and self.ep.last_at == self.events[-1].at, "FOLD: version/last_at"
+        assert self.ep.state.value == self.events[-1].to_state, "FOLD: state is not the last event's to_state"
+
+    @invariant()
+    def reference_model_agrees(self) -> None:
+        """The tiny model's hard-rule predictions match what decide() did, both ways."""
+        if self.ep is None or self.model is None or not self.REFERENCE:
+            return
+        problems: list[str] = []
+        for rec in self._unchecked("reference"):
+            expected = rec.expected or set()
+            if rec.refused is not None:
+                got = {(v.rule, v.overridable) for v in rec.refused.violations if v.rule in COVERED}
+                if got != expected:
+                    problems.append(f"REFERENCE {sorted(got ^ expected)}: model expected {sorted(expected)}, "
+                                    f"machine refused {sorted(got)}")
+                continue
+            assert rec.event is not None
+            hard = sorted(r for r, overridable in expected if not overridable)
+            soft = {r for r, overridable in expected if overridable}
+            passed = {r for r in (rec.event.override.rules if rec.event.override else ()) if r in COVERED}
+            if hard:
+                problems.append(f"REFERENCE {hard}: model expected a hard refusal, machine accepted")
+            if soft != passed:
+                problems.append(f"REFERENCE {sorted(soft ^ passed)}: model expected override of {sorted(soft)}, "
+                                f"event overrode {sorted(passed)}")
+        assert not problems, "\n".join(problems)
+        assert self.ep.is_closed == self.model.closed, f"REFERENCE EPISODE_CLOSED: state {self.ep.state}"
+        assert len(self.ep.toci_doses) == self.model.toci_count, "REFERENCE TOCI_MAX_DOSES: dose count differs"
+        assert self.ep.last_at == self.model.last_at, "REFERENCE TIME_ORDER: last_at differs"
+
+    @invariant()
+    def status_never_recommends_a_refused_give(self) -> None:
+        ep = self.ep
+        if ep is None:
+            return
+        st_ = status(ep, self.now)
+        missing = STATUS_KEYS - set(st_)
+        assert not missing, f"STATUS: keys missing {missing}"
+        assert st_["state"] == ep.state.value
+        if ep.is_closed:
+            assert st_["next_steps"] == [], "STATUS: a closed episode recommends steps"
+        for step in st_["next_steps"]:
+            if step["kind"] != "give" or step["dose_mg"] is None:
+                continue
+            probe = AdministerDose(at=self._ready_at, actor="dry-run", episode_id=EPISODE_ID, drug=step["drug"],
+                                   dose_mg=step["dose_mg"], route=step["route"])
+            try:
+                decide(ep, probe, self.now)
+            except Refused as err:
+                raise AssertionError(f"RECOMMEND: status recommends {step['drug']} {step['dose_mg']} mg "
+                                     f"({step['rule']}) but decide refuses it: {err.rules}") from err
+
+    def teardown(self) -> None:
+        if self.COUNTED:
+            reach.EXAMPLES[self.NAME] += 1
+            reach.EPISODES[self.NAME] += self.episodes
+            for state in self.visited:
+                reach.STATES_REACHED[(self.NAME, state)] += 1
+        self._finish_episode()
+
+
+def closed_and_poked(self: EpisodeMachine) -> bool:
+    return self.ep is not None and self.ep.is_closed and self.pokes >= 1
+
+
+class DefaultPolicyEpisodes(EpisodeMachine):
+    NAME = "default-policy"
+
+    @initialize(weight=S.WEIGHTS, age=S.AGES, when_min=st.sampled_from([0.0, -60.0, 5.0, 6.0]))
+    def open_episode(self, weight: float, age: float, when_min: float) -> None:
+        self._open(weight, age, DEFAULT_POLICY, when_min)
+
+    @precondition(closed_and_poked)
+    @rule(weight=S.WEIGHTS, age=S.AGES)
+    def next_episode(self, weight: float, age: float) -> None:
+        self._next_episode(weight, age, DEFAULT_POLICY)
+
+
+class RandomPolicyEpisodes(EpisodeMachine):
+    NAME = "random-policy"
+
+    @initialize(weight=S.WEIGHTS, age=S.AGES, policy=S.policies(), when_min=st.sampled_from([0.0, -60.0, 5.0, 6.0]))
+    def open_episode(self, weight: float, age: float, policy: Policy, when_min: float) -> None:
+        self._open(weight, age, policy, when_min)
+
+    @precondition(closed_and_poked)
+    @rule(weight=S.WEIGHTS, age=S.AGES, policy=S.policies())
+    def next_episode(self, weight: float, age: float, policy: Policy) -> None:
+        self._next_episode(weight, age, policy)
