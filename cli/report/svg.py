@@ -101,10 +101,10 @@ def timeline_svg(data: dict[str, Any]) -> str:
 
 
 def _legend() -> str:
-    x = WIDTH - RIGHT - 430
     items = [(CRS_COLOUR, "CRS grade", "line"), (ICANS_COLOUR, "ICANS grade", "dash"),
              (DOSE_COLOUR, "dose", "tri"), (DEVIATION_COLOUR, "dose under override", "tri"),
              (REFUSED_COLOUR, "refused", "x")]
+    x = WIDTH - RIGHT - sum(26 + 7 * len(label) for _, label, _ in items)  # right-aligned, never clipped
     out = []
     for colour, label, shape in items:
         if shape in ("line", "dash"):
