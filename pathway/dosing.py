@@ -6,6 +6,7 @@ dose a recommendation names is checked against the same rules as a dose given.
 
 import math
 from dataclasses import dataclass
+from typing import Callable
 
 from pathway.drugs import Drug, Route
 from pathway.episode import Episode
@@ -49,6 +50,28 @@ def anakinra_dose_mg(weight_kg: float, age_years: float, policy: Policy) -> floa
     if age_years >= policy.anakinra_adult_age_years:
         return policy.anakinra_adult_mg
     return round(min(weight_kg * policy.anakinra_child_mg_per_kg, HARD_LIMITS.anakinra_dose_max_mg), 1)
+
+
+@dataclass(frozen=True)
+class DoseLimit:
+    """A drug's hard limits, by body weight: one dose, and the total in any 24 hours."""
+
+    rule: str
+    per_dose_mg: Callable[[float], float]
+    per_day_mg: Callable[[float], float] | None = None
+    weight_based: bool = False
+
+
+#: Every hard dose limit of CLINICAL.md §3–5 in one table (ruxolitinib, cyclophosphamide: none sourced).
+DOSE_LIMITS: dict[Drug, DoseLimit] = {
+    Drug.TOCILIZUMAB: DoseLimit("TOCI_DOSE_MAX", toci_ceiling_mg, weight_based=True),
+    Drug.DEXAMETHASONE: DoseLimit("STEROID_DOSE_MAX", lambda _w: HARD_LIMITS.dexamethasone_dose_max_mg),
+    Drug.METHYLPREDNISOLONE: DoseLimit("STEROID_DOSE_MAX", lambda _w: HARD_LIMITS.methylprednisolone_dose_max_mg,
+                                       lambda _w: HARD_LIMITS.methylprednisolone_24h_max_mg),
+    Drug.ANAKINRA: DoseLimit("DOSE_MAX", lambda _w: HARD_LIMITS.anakinra_dose_max_mg,
+                             lambda _w: HARD_LIMITS.anakinra_24h_max_mg),
+    Drug.SILTUXIMAB: DoseLimit("DOSE_MAX", siltuximab_ceiling_mg, siltuximab_ceiling_mg, weight_based=True),
+}
 
 
 def steroid_intensity(drug: Drug, dose_mg: float, weight_kg: float, policy: Policy) -> str:

@@ -10,7 +10,7 @@ from functools import cached_property
 from typing import Callable
 
 from pathway.commands import AdministerDose, StepCommand
-from pathway.dosing import siltuximab_ceiling_mg, steroid_intensity, toci_ceiling_mg
+from pathway.dosing import DOSE_LIMITS, steroid_intensity
 from pathway.drugs import ALLOWED_ROUTES, DEFAULT_ROUTE, STEROIDS, Drug, Route
 from pathway.episode import DoseRecord, Episode
 from pathway.errors import Violation
@@ -174,15 +174,6 @@ def check_route(c: Context) -> Violation | None:
     return None
 
 
-def check_toci_dose(c: Context) -> Violation | None:
-    d = c.dose
-    ceiling = toci_ceiling_mg(c.episode.weight_kg)
-    if d is not None and d.dose_mg > ceiling:
-        return _v("TOCI_DOSE_MAX", f"tocilizumab {d.dose_mg:g} mg is above the limit of {ceiling:g} mg for "
-                  f"{c.episode.weight_kg:g} kg", limit_mg=ceiling)
-    return None
-
-
 def check_toci_interval(c: Context) -> Violation | None:
     earliest = next_toci_at(c.episode)
     if earliest is not None and c.at < earliest:
@@ -217,46 +208,38 @@ def check_toci_indication(c: Context) -> Violation | None:
     return None
 
 
-def check_steroid_dose(c: Context) -> Violation | None:
+def dose_limit_violation(c: Context, rule: str) -> Violation | None:
+    """The drug's hard limits (dosing.DOSE_LIMITS) when they belong to `rule`: one dose, then 24 hours."""
     d = c.dose
-    if d is None:
+    limit = DOSE_LIMITS.get(d.drug) if d is not None else None
+    if d is None or limit is None or limit.rule != rule:
         return None
-    if d.drug is Drug.DEXAMETHASONE and d.dose_mg > HARD_LIMITS.dexamethasone_dose_max_mg:
-        return _v("STEROID_DOSE_MAX", f"dexamethasone {d.dose_mg:g} mg is above the limit of "
-                  f"{HARD_LIMITS.dexamethasone_dose_max_mg:g} mg a dose")
-    if d.drug is Drug.METHYLPREDNISOLONE:
-        if d.dose_mg > HARD_LIMITS.methylprednisolone_dose_max_mg:
-            return _v("STEROID_DOSE_MAX", f"methylprednisolone {d.dose_mg:g} mg is above the limit of "
-                      f"{HARD_LIMITS.methylprednisolone_dose_max_mg:g} mg a dose")
-        day = c.doses_within(Drug.METHYLPREDNISOLONE, DAY)
+    weight = c.episode.weight_kg
+    for_weight = f" for {weight:g} kg" if limit.weight_based else ""
+    per_dose = limit.per_dose_mg(weight)
+    if d.dose_mg > per_dose:
+        return _v(rule, f"{d.drug.value} {d.dose_mg:g} mg is above the limit of {per_dose:g} mg a dose{for_weight}",
+                  limit_mg=per_dose)
+    if limit.per_day_mg is not None:
+        day = c.doses_within(d.drug, DAY)
         total = sum(x.dose_mg for x in day) + d.dose_mg
-        if total > HARD_LIMITS.methylprednisolone_24h_max_mg:
-            return _v("STEROID_DOSE_MAX", f"methylprednisolone would total {total:g} mg in 24 hours, above the "
-                      f"limit of {HARD_LIMITS.methylprednisolone_24h_max_mg:g} mg", earliest_at=day[0].at + DAY)
+        per_day = limit.per_day_mg(weight)
+        if total > per_day:
+            return _v(rule, f"{d.drug.value} would total {total:g} mg in 24 hours, above the limit of {per_day:g} mg"
+                      f"{for_weight}", earliest_at=day[0].at + DAY, limit_mg=per_day)
     return None
+
+
+def check_toci_dose(c: Context) -> Violation | None:
+    return dose_limit_violation(c, "TOCI_DOSE_MAX")
+
+
+def check_steroid_dose(c: Context) -> Violation | None:
+    return dose_limit_violation(c, "STEROID_DOSE_MAX")
 
 
 def check_other_dose(c: Context) -> Violation | None:
-    d = c.dose
-    if d is None:
-        return None
-    if d.drug is Drug.ANAKINRA:
-        if d.dose_mg > HARD_LIMITS.anakinra_dose_max_mg:
-            return _v("DOSE_MAX", f"anakinra {d.dose_mg:g} mg is above the limit of "
-                      f"{HARD_LIMITS.anakinra_dose_max_mg:g} mg a dose")
-        day = c.doses_within(Drug.ANAKINRA, DAY)
-        total = sum(x.dose_mg for x in day) + d.dose_mg
-        if total > HARD_LIMITS.anakinra_24h_max_mg:
-            return _v("DOSE_MAX", f"anakinra would total {total:g} mg in 24 hours, above the limit of "
-                      f"{HARD_LIMITS.anakinra_24h_max_mg:g} mg", earliest_at=day[0].at + DAY)
-    if d.drug is Drug.SILTUXIMAB:
-        ceiling = siltuximab_ceiling_mg(c.episode.weight_kg)
-        day = c.doses_within(Drug.SILTUXIMAB, DAY)
-        total = sum(x.dose_mg for x in day) + d.dose_mg
-        if total > ceiling:
-            return _v("DOSE_MAX", f"siltuximab would total {total:g} mg in 24 hours, above the limit of "
-                      f"{ceiling:g} mg for {c.episode.weight_kg:g} kg", limit_mg=ceiling)
-    return None
+    return dose_limit_violation(c, "DOSE_MAX")
 
 
 def check_steroid_indication(c: Context) -> Violation | None:

@@ -15,14 +15,13 @@ from transitions import Machine, MachineError
 
 from pathway.clock import as_utc
 from pathway.commands import AdministerDose, Close, OpenEpisode, RecordAction, RecordObservation, Resolve, StepCommand
-from pathway.dosing import siltuximab_ceiling_mg, steroid_intensity, toci_ceiling_mg
+from pathway.dosing import DOSE_LIMITS, steroid_intensity
 from pathway.drugs import REFRACTORY_DRUGS, STEROIDS, Drug
 from pathway.episode import Episode
 from pathway.errors import Refused, Violation
 from pathway.events import Event, Override
 from pathway.grading import crs_grade, icans_grade
 from pathway.guards import CHECKS, ROUTES, Context, future_violation
-from pathway.policy import HARD_LIMITS
 from states import DRUG_RULES, INITIAL, PATHWAY, STEP_RULES, State
 
 
@@ -137,11 +136,8 @@ def _give_data(command: AdministerDose, ctx: Context) -> dict[str, Any]:
                             "mg_per_kg": round(command.dose_mg / weight, 3)}
     if ctx.intensity:
         data["intensity"] = ctx.intensity
-    limit = {Drug.TOCILIZUMAB: toci_ceiling_mg(weight), Drug.DEXAMETHASONE: HARD_LIMITS.dexamethasone_dose_max_mg,
-             Drug.METHYLPREDNISOLONE: HARD_LIMITS.methylprednisolone_dose_max_mg,
-             Drug.ANAKINRA: HARD_LIMITS.anakinra_dose_max_mg, Drug.SILTUXIMAB: siltuximab_ceiling_mg(weight)}
-    if command.drug in limit:
-        data["limit_mg"] = limit[command.drug]
+    if (limit := DOSE_LIMITS.get(command.drug)) is not None:
+        data["limit_mg"] = limit.per_dose_mg(weight)
     if command.drug is Drug.TOCILIZUMAB:
         data["dose_number"] = len(ctx.episode.toci_doses) + 1
     return data

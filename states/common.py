@@ -23,6 +23,10 @@ CLOSE_TO = "closed"
 
 #: A reassessment is always due: 4 h while CRS grade >= 2, else 12 h (CLINICAL.md §7).
 REASSESS = TimedGuard("reassess", "latest_observation", "reassess_h_*", "reassess (new observation)")
+#: A repeat tocilizumab dose: 8 h after the last (policy), while the policy maximum is not reached.
+TOCI_REPEAT = TimedGuard("repeat tocilizumab allowed", "last_tocilizumab", "toci_min_interval_h",
+                         "a repeat tocilizumab dose becomes allowed", "TOCI_MIN_INTERVAL",
+                         only_if="toci_doses_below_policy_max")
 RESOLUTION = TimedGuard("resolution criteria met", "zero_streak_start", "resolution_window_h",
                         "CRS and ICANS grade 0 for the resolution window", "RESOLVE_CRITERIA")
 

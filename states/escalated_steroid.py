@@ -1,6 +1,6 @@
 """escalated_steroid: high-dose steroid; refractory therapy after 24 h without improvement."""
 
-from states.common import ACT, OBSERVE, REASSESS, RESOLUTION
+from states.common import ACT, OBSERVE, REASSESS, RESOLUTION, TOCI_REPEAT
 from states.names import State
 from states.spec import Edge, Recommend, StateSpec, TimedGuard
 
@@ -22,9 +22,7 @@ SPEC = StateSpec(
     timed=(
         TimedGuard("refractory window ends", "phase_start", "refractory_window_h",
                    "refractory therapy becomes due if there is no improvement"),
-        TimedGuard("repeat tocilizumab allowed", "last_tocilizumab", "toci_min_interval_h",
-                   "a repeat tocilizumab dose becomes allowed", "TOCI_MIN_INTERVAL",
-                   only_if="toci_doses_below_policy_max"),
+        TOCI_REPEAT,
         REASSESS, RESOLUTION,
     ),
     recommends=(

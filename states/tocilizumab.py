@@ -1,8 +1,8 @@
 """tocilizumab: IL-6 blockade given; repeat if no improvement after 8 h, add steroid if it persists."""
 
-from states.common import ACT, OBSERVE, REASSESS, RESOLUTION
+from states.common import ACT, OBSERVE, REASSESS, RESOLUTION, TOCI_REPEAT
 from states.names import State
-from states.spec import Edge, Recommend, StateSpec, TimedGuard
+from states.spec import Edge, Recommend, StateSpec
 
 SPEC = StateSpec(
     state=State.TOCILIZUMAB,
@@ -21,9 +21,7 @@ SPEC = StateSpec(
         Edge("close", to=State.CLOSED),
     ),
     timed=(
-        TimedGuard("repeat tocilizumab allowed", "last_tocilizumab", "toci_min_interval_h",
-                   "a repeat tocilizumab dose becomes allowed", "TOCI_MIN_INTERVAL",
-                   only_if="toci_doses_below_policy_max"),
+        TOCI_REPEAT,
         REASSESS, RESOLUTION,
     ),
     recommends=(

@@ -9,7 +9,7 @@ from typing import Any
 
 from cli import payloads
 from pathway.clock import iso
-from pathway.dosing import siltuximab_ceiling_mg, toci_ceiling_mg
+from pathway.dosing import DOSE_LIMITS
 from pathway.drugs import STEROIDS, Drug
 from pathway.events import Event
 from pathway.policy import HARD_LIMITS
@@ -41,7 +41,7 @@ def assemble(episode: Any, stored: list[Any], refusals: list[Any]) -> dict[str, 
     acts = [e for e in events if e.kind == "act"]
     grades = [_grade_row(e) for e in observations]
     deviations = [_deviation(e) for e in events if e.override is not None]
-    refused = [payloads.refusal(record) for record in refusals]
+    refused = [{**(r := payloads.refusal(record)), "tried": tried(r)} for record in refusals]
     guards = timed_guards(episode, observations, doses)
     actions = supportive_actions(episode, observations, doses, acts)
     dose_rows = doses_against_limits(episode, doses)
@@ -126,20 +126,24 @@ def _deviation(event: Event) -> dict[str, Any]:
 
 
 def _limits(drug: str, weight_kg: float) -> tuple[float | None, float | None, str]:
-    """(per-dose ceiling mg, 24-hour ceiling mg, where the figures come from)."""
-    limits = HARD_LIMITS
-    if drug == Drug.TOCILIZUMAB:
-        return toci_ceiling_mg(weight_kg), None, "weight-based dose + 10 %, never above 800 mg (TOCI_DOSE_MAX)"
-    if drug == Drug.DEXAMETHASONE:
-        return limits.dexamethasone_dose_max_mg, None, "STEROID_DOSE_MAX"
-    if drug == Drug.METHYLPREDNISOLONE:
-        return limits.methylprednisolone_dose_max_mg, limits.methylprednisolone_24h_max_mg, "STEROID_DOSE_MAX"
-    if drug == Drug.ANAKINRA:
-        return limits.anakinra_dose_max_mg, limits.anakinra_24h_max_mg, "DOSE_MAX"
-    if drug == Drug.SILTUXIMAB:
-        ceiling = siltuximab_ceiling_mg(weight_kg)
-        return ceiling, ceiling, "11 mg/kg + 10 % (DOSE_MAX)"
-    return None, None, "no source retrieved: no dose limit beyond input validation"
+    """(per-dose ceiling mg, 24-hour ceiling mg, where the figures come from): pathway.dosing.DOSE_LIMITS."""
+    limit = DOSE_LIMITS.get(Drug(drug))
+    if limit is None:
+        return None, None, "no source retrieved: no dose limit beyond input validation"
+    per_day = limit.per_day_mg(weight_kg) if limit.per_day_mg else None
+    basis = f"{limit.rule} (weight-based)" if limit.weight_based else limit.rule
+    return limit.per_dose_mg(weight_kg), per_day, basis
+
+
+def tried(refusal: dict[str, Any]) -> str:
+    """What a refused attempt tried, in a few words (no free text: reasons may not be shown here)."""
+    command = refusal.get("command") or {}
+    text = str(refusal.get("kind", ""))
+    if command.get("drug"):
+        text += f" {command['drug']} {command.get('dose_mg'):g} mg"
+    if command.get("override_reason"):
+        text += " (with override)"
+    return text
 
 
 def doses_against_limits(episode: Any, doses: list[Event]) -> list[dict[str, Any]]:

@@ -83,7 +83,7 @@ def render_html(data: dict[str, Any]) -> str:
           _text(d["actor"])] for d in data["deviations"]])
     refusals = _table(
         ["clinical time", "record time", "actor", "tried", "rules", "message"],
-        [[_text(r["at"]), _text(r["recorded_at"]), _text(r["actor"]), _text(_tried(r)), _text(r["rules"]),
+        [[_text(r["at"]), _text(r["recorded_at"]), _text(r["actor"]), _text(r["tried"]), _text(r["rules"]),
           _text(r["message"])] for r in data["refusals"]])
     actions = _table(
         ["action", "required because", "since", "done at", "status"],
@@ -117,13 +117,3 @@ Rows shaded amber are deviations.</p>{timeline}
 <footer>{escape(data['disclaimer'])}</footer>
 </body></html>
 """
-
-
-def _tried(refusal: dict[str, Any]) -> str:
-    command = refusal.get("command") or {}
-    text = str(refusal.get("kind", ""))
-    if command.get("drug"):
-        text += f" {command['drug']} {command.get('dose_mg')} mg"
-    if command.get("override_reason"):
-        text += " (with override)"
-    return text

@@ -66,7 +66,7 @@ def render_markdown(data: dict[str, Any]) -> str:
                     [[d["seq"], d["at"], d["what"], d["rules"], d["reason"], d["actor"]] for d in data["deviations"]])
     lines += ["## Refused attempts", ""]
     lines += _table(["clinical time", "record time", "actor", "tried", "rules", "message"],
-                    [[r["at"], r["recorded_at"], r["actor"], _tried(r), r["rules"], r["message"]]
+                    [[r["at"], r["recorded_at"], r["actor"], r["tried"], r["rules"], r["message"]]
                      for r in data["refusals"]])
     lines += ["## Required supportive actions (CLINICAL.md §6)", ""]
     lines += _table(["action", "required because", "since", "done at", "status"],
@@ -74,13 +74,3 @@ def render_markdown(data: dict[str, Any]) -> str:
                      for a in data["supportive_actions"]])
     lines += ["---", "", f"_{data['disclaimer']}_", ""]
     return "\n".join(lines)
-
-
-def _tried(refusal: dict[str, Any]) -> str:
-    command = refusal.get("command") or {}
-    text = str(refusal.get("kind", ""))
-    if command.get("drug"):
-        text += f" {command['drug']} {_cell(command.get('dose_mg'))} mg"
-    if command.get("override_reason"):
-        text += " (with override)"
-    return text
