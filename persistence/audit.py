@@ -18,7 +18,7 @@ from pathway.episode import Episode, fold
 from pathway.errors import Invalid, NotFound
 from pathway.events import Event
 from persistence.chain import GENESIS, link
-from persistence.rows import EVENT_COLUMNS, event_from_row
+from persistence.rows import EVENT_COLUMNS, canonical_from_row, event_from_row
 from persistence.store import Store
 
 DIGEST_FORMAT = "crs-digest/1"
@@ -99,13 +99,15 @@ def _check_chain(rows: list[Any], fail: Callable[[int | None, str], None]) -> tu
             fail(expected_seq, f"{gap} missing from the history (deleted)")
         if row.prev_hash != prev_hash:
             fail(row.seq, "its prev_hash is not the hash of the event before it (events removed, inserted or reordered)")
+        spliced = canonical_from_row(row)  # cheap; if it hashes right, the row is intact
+        intact = spliced is not None and isinstance(row.prev_hash, str) and link(row.prev_hash, spliced) == row.hash
         try:
             event = event_from_row(row).event
         except (ValueError, TypeError):
             fail(row.seq, "the stored event cannot be read (edited)")
             readable = False
         else:
-            if link(row.prev_hash, event.canonical()) != row.hash:
+            if not intact and link(row.prev_hash, event.canonical()) != row.hash:
                 fail(row.seq, "its content does not match its hash (edited)")
             events.append(event)
         prev_hash, expected_seq = row.hash, row.seq + 1
@@ -135,12 +137,15 @@ def _check_episode(conn: Connection, ep: Any, replay: Callable[..., Any] | None,
     except (ValueError, KeyError, TypeError, AttributeError):
         fail(last.seq, "the events do not replay into an episode")
         return
-    try:
-        stored = Episode.model_validate_json(ep.snapshot)
-    except ValueError:
-        fail(ep.version, "the stored snapshot cannot be read")
-        return
-    if replayed is None or replayed.model_dump(mode="json") != stored.model_dump(mode="json"):
+    same_text = replayed is not None and replayed.model_dump_json() == ep.snapshot  # the text the store wrote
+    stored: Episode | None = None
+    if not same_text:
+        try:
+            stored = Episode.model_validate_json(ep.snapshot)
+        except ValueError:
+            fail(ep.version, "the stored snapshot cannot be read")
+            return
+    if replayed is None or (stored is not None and replayed.model_dump(mode="json") != stored.model_dump(mode="json")):
         fail(ep.version, "the replayed episode differs from the stored snapshot")
     elif str(replayed.state) != ep.state:
         fail(ep.version, "the stored state differs from the replayed state")

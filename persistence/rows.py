@@ -7,6 +7,7 @@ e.canonical()`, or a freshly written chain would fail `audit verify`. JSON is wr
 
 import json
 from dataclasses import dataclass
+from json.encoder import encode_basestring as _quoted  # type: ignore[attr-defined]  # json.dumps of one str
 from datetime import datetime
 from typing import Any
 
@@ -15,12 +16,10 @@ from pathway.episode import Episode
 from pathway.events import Event
 from pathway.service import RefusalRecord
 
-_TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%f+00:00"
-
-
 def time_text(value: datetime) -> str:
-    """Fixed-width ISO UTC text: sorts as text and parses back to the same instant."""
-    return as_utc(value).strftime(_TIME_FORMAT)
+    """Fixed-width ISO UTC text (YYYY-MM-DDTHH:MM:SS.ffffff+00:00): sorts as text and parses back
+    to the same instant. isoformat, not strftime: the same text, a third of the time."""
+    return as_utc(value).replace(tzinfo=None).isoformat(timespec="microseconds") + "+00:00"
 
 
 def text_time(value: str) -> datetime:
@@ -65,12 +64,50 @@ def event_from_row(row: Any) -> StoredEvent:
     return StoredEvent(event=event, prev_hash=row.prev_hash, hash=row.hash)
 
 
+def _canonical_time(value: str) -> str | None:
+    """Stored fixed-width UTC text -> the form pydantic's JSON gives that instant (Z; micro if any)."""
+    if len(value) != 32 or not value.endswith("+00:00") or value[19] != ".":
+        return None
+    return (value[:19] if value[20:26] == "000000" else value[:26]) + "Z"
+
+
+def canonical_from_row(row: Any) -> str | None:
+    """Event.canonical() of a stored row, assembled from its columns without building the Event.
+
+    A shortcut for audit verify: the JSON columns are stored with the canonical settings, so they
+    splice in verbatim. If the hash of this text matches the stored hash, the row is byte for byte
+    what was hashed; if it does not (or the row has an unusual shape: None), the audit takes the
+    full path, so a mismatch here can only cost time, never hide or invent a problem.
+    """
+    at, recorded_at = _canonical_time(row.at), _canonical_time(row.recorded_at)
+    if at is None or recorded_at is None or not isinstance(row.seq, int):
+        return None
+    try:
+        return "".join((
+            '{"actor":', _quoted(row.actor), ',"at":"', at, '","data":', row.payload,
+            ',"episode_id":', _quoted(row.episode_id),
+            ',"from_state":', "null" if row.from_state is None else _quoted(row.from_state),
+            ',"kind":', _quoted(row.kind), ',"override":', "null" if row.override is None else row.override,
+            ',"recorded_at":"', recorded_at, '","seq":', str(row.seq), ',"to_state":', _quoted(row.to_state), "}",
+        ))
+    except TypeError:  # a column of the wrong type (edited): the full path names the problem
+        return None
+
+
 def episode_params(episode: Episode, event: Event, head_hash: str) -> dict[str, Any]:
     """The snapshot row's values after `event` made `episode`."""
     return {
         "id": episode.id, "patient_ref": episode.patient_ref, "state": str(episode.state),
         "version": episode.version, "policy_name": episode.policy.name, "policy_version": episode.policy.version,
         "policy_json": episode.policy.model_dump_json(), "opened_at": time_text(episode.opened_at),
+        "updated_at": time_text(event.recorded_at), "snapshot": episode.model_dump_json(), "head_hash": head_hash,
+    }
+
+
+def snapshot_params(episode: Episode, event: Event, head_hash: str) -> dict[str, Any]:
+    """What a step changes in the snapshot row (an UPDATE needs neither the policy nor opened_at)."""
+    return {
+        "id": episode.id, "state": str(episode.state), "version": episode.version,
         "updated_at": time_text(event.recorded_at), "snapshot": episode.model_dump_json(), "head_hash": head_hash,
     }
 

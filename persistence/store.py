@@ -2,7 +2,8 @@
 
 Engines are cached per URL for the life of the process and the schema is checked once per
 process and URL (one SELECT when already current), so a CLI command pays for neither twice.
-The hot path uses SQL text on SQLAlchemy Core, not ORM objects.
+A step's statements run on the pooled DB-API connection (unit_of_work.py); queries and the audit
+use SQL text on SQLAlchemy Core. No ORM objects anywhere.
 """
 
 from collections.abc import Iterator
@@ -92,7 +93,7 @@ class Store:
     def unit_of_work(self) -> SqlUnitOfWork:
         if self.read_only:
             raise Invalid("this database was opened read-only")
-        return SqlUnitOfWork(self._engine.execution_options(**{WRITE: True}))
+        return SqlUnitOfWork(self._engine)  # it begins its own write transactions (BEGIN IMMEDIATE)
 
     @contextmanager
     def reading(self) -> Iterator[Connection]:

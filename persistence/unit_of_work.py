@@ -5,13 +5,20 @@ PostgreSQL `SELECT ... FOR UPDATE` of the snapshot row), so a step decides on th
 snapshot. Behind that lock, optimistic checks still hold the line: the event's seq must be the
 stored version + 1, `UNIQUE(episode_id, seq)` rejects a duplicate, and the snapshot update is
 `WHERE version = expected`. Any lost race ends as `Conflict`, never a lost update.
+
+Speed: a step is a handful of statements, so it runs them on the pooled DB-API connection
+itself (the engine's pool and its connect-time pragmas still apply) instead of through
+SQLAlchemy's Connection, whose per-statement machinery cost more than the statements
+(bench/RESULTS.md). Driver errors are wrapped in SQLAlchemy's DBAPIError as before, so callers
+see the same exceptions. The last snapshots this process wrote or read are kept parsed, keyed
+by their exact JSON text, so a process stepping the same episode does not re-validate it.
 """
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+import re
+from collections import OrderedDict
 from typing import Any
 
-from sqlalchemy import Connection, Engine, text
+from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import IntegrityError as DbIntegrityError
 
@@ -21,31 +28,79 @@ from pathway.events import Event
 from pathway.service import RefusalRecord
 from persistence.chain import GENESIS, link
 from persistence.ids import random_episode_id
-from persistence.rows import EVENT_COLUMNS, REFUSAL_COLUMNS, episode_params, event_params, refusal_params
+from persistence.rows import (EVENT_COLUMNS, REFUSAL_COLUMNS, episode_params, event_params, refusal_params,
+                              snapshot_params)
 
 _PG_CONFLICT_STATES = {"40001", "40P01", "55P03"}  # serialization failure, deadlock, lock not available
 
-_ID_TAKEN = text("SELECT 1 FROM episode WHERE id = :id")
-_LOAD = text("SELECT version, head_hash, snapshot FROM episode WHERE id = :id")
-_LOAD_LOCKED = text("SELECT version, head_hash, snapshot FROM episode WHERE id = :id FOR UPDATE")
-_INSERT_EVENT = text(
+# Statements in the named style (:name); _Statements turns them into the driver's own style.
+_ID_TAKEN = "SELECT 1 FROM episode WHERE id = :id"
+_LOAD = "SELECT version, head_hash, snapshot FROM episode WHERE id = :id"
+_LOAD_LOCKED = _LOAD + " FOR UPDATE"
+_INSERT_EVENT = (
     f"INSERT INTO event ({EVENT_COLUMNS}) VALUES "
     "(:episode_id, :seq, :kind, :at, :recorded_at, :actor, :from_state, :to_state, :payload, :override, "
     ":prev_hash, :hash)"
 )
-_INSERT_EPISODE = text(
+_INSERT_EPISODE = (
     "INSERT INTO episode (id, patient_ref, state, version, policy_name, policy_version, policy_json, opened_at, "
     "updated_at, snapshot, head_hash) VALUES (:id, :patient_ref, :state, :version, :policy_name, "
     ":policy_version, :policy_json, :opened_at, :updated_at, :snapshot, :head_hash)"
 )
-_UPDATE_EPISODE = text(
+_UPDATE_EPISODE = (
     "UPDATE episode SET state = :state, version = :version, updated_at = :updated_at, snapshot = :snapshot, "
     "head_hash = :head_hash WHERE id = :id AND version = :expected"
 )
-_INSERT_REFUSAL = text(
+#: PostgreSQL: the event and the snapshot in one statement (one round trip fewer per step); a
+#: data-modifying WITH always runs to completion, its triggers and constraints included.
+_APPEND_STEP = f"WITH appended AS ({_INSERT_EVENT} RETURNING seq) {_UPDATE_EPISODE}"
+_INSERT_REFUSAL = (
     f"INSERT INTO refusal ({REFUSAL_COLUMNS}) VALUES "
     "(:at, :recorded_at, :actor, :episode_id, :kind, :command, :rule, :rules, :message)"
 )
+_NAMED = re.compile(r"(?<!:):(\w+)")
+
+#: Snapshot JSON text -> the (frozen) Episode it encodes. Keyed by the exact text, so a hit is the
+#: very value validation would return; the pathway is pure and never mutates an episode.
+_PARSED_MAX = 64
+_PARSED: "OrderedDict[str, Episode]" = OrderedDict()
+
+
+def _parsed(snapshot: str) -> Episode:
+    """Episode.model_validate_json, remembered for the last few snapshot texts."""
+    episode = _PARSED.get(snapshot)
+    if episode is None:
+        episode = Episode.model_validate_json(snapshot)
+        _remember(snapshot, episode)
+    return episode
+
+
+def _remember(snapshot: str, episode: Episode) -> None:
+    _PARSED[snapshot] = episode
+    try:
+        while len(_PARSED) > _PARSED_MAX:
+            _PARSED.popitem(last=False)  # oldest first (a plain FIFO: a step writes what it reads next)
+    except KeyError:  # another thread emptied it first
+        pass
+
+
+class _Statements:
+    """The statements in one driver's parameter style (sqlite3: :name; psycopg: %(name)s)."""
+
+    def __init__(self, dialect: str) -> None:
+        convert = (lambda sql: sql) if dialect == "sqlite" else (lambda sql: _NAMED.sub(r"%(\1)s", sql))
+        self.id_taken = convert(_ID_TAKEN)
+        self.load = convert(_LOAD_LOCKED if dialect == "postgresql" else _LOAD)
+        self.insert_event = convert(_INSERT_EVENT)
+        self.insert_episode = convert(_INSERT_EPISODE)
+        self.update_episode = convert(_UPDATE_EPISODE)
+        # SQLite runs in-process (no round trips to save): two plain statements there.
+        self.append_step = convert(_APPEND_STEP) if dialect == "postgresql" else None
+        self.insert_refusal = convert(_INSERT_REFUSAL)
+        self.begin = "BEGIN IMMEDIATE" if dialect == "sqlite" else None  # psycopg begins implicitly
+
+
+_STATEMENTS: dict[str, _Statements] = {}
 
 
 def conflict_or_none(exc: DBAPIError) -> Conflict | None:
@@ -59,79 +114,113 @@ def conflict_or_none(exc: DBAPIError) -> Conflict | None:
     return None
 
 
-@contextmanager
-def translated() -> Iterator[None]:
-    try:
-        yield
-    except DBAPIError as exc:
-        conflict = conflict_or_none(exc)
-        if conflict is None:
-            raise
-        raise conflict from exc
-
-
 class SqlUnitOfWork:
     """Re-enterable: each `with` block is a fresh transaction; leaving without commit rolls back."""
 
-    def __init__(self, write_engine: Engine) -> None:
-        self._engine = write_engine
-        self._locking = write_engine.dialect.name == "postgresql"
-        self._conn: Connection | None = None
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        dialect = engine.dialect.name
+        self._sql = _STATEMENTS.get(dialect) or _STATEMENTS.setdefault(dialect, _Statements(dialect))
+        self._driver_error: type[BaseException] = engine.dialect.loaded_dbapi.Error
+        self._conn: Any = None  # the pool's DB-API connection (a proxy that returns to the pool on close)
+        self._cursor: Any = None
+        self._begun = False
         self._heads: dict[str, tuple[int, str]] = {}  # episode -> (version, head hash) seen here
+
+    def _failed(self, exc: BaseException, sql: str, params: Any = None) -> Exception:
+        """A driver error as SQLAlchemy's DBAPIError (what callers catch), a lost race as Conflict."""
+        conn = self._conn
+        if conn is not None and self._engine.dialect.is_disconnect(exc, conn.dbapi_connection, self._cursor):
+            conn.invalidate()  # never hand a dead connection back to the pool
+        wrapped = DBAPIError.instance(sql, params, exc, self._driver_error)  # type: ignore[arg-type]
+        return conflict_or_none(wrapped) or wrapped
+
+    def _begin(self) -> None:
+        """SQLite: BEGIN IMMEDIATE takes the write lock before anything is read. PostgreSQL
+        (psycopg, not autocommit) begins by itself at the first statement."""
+        if self._sql.begin:
+            try:
+                self._cursor.execute(self._sql.begin)
+            except self._driver_error as exc:
+                raise self._failed(exc, self._sql.begin) from exc
+        self._begun = True
+
+    def _run(self, sql: str, params: dict[str, Any]) -> Any:
+        cursor = self.cursor
+        if not self._begun:
+            self._begin()
+        try:
+            return cursor.execute(sql, params)
+        except self._driver_error as exc:
+            raise self._failed(exc, sql, params) from exc
 
     def __enter__(self) -> "SqlUnitOfWork":
         if self._conn is not None:
             raise RuntimeError("this unit of work is already open")
-        conn = self._engine.connect()
         try:
-            with translated():
-                conn.begin()
+            conn = self._engine.raw_connection()
+        except self._driver_error as exc:
+            raise self._failed(exc, "") from exc
+        try:
+            self._conn, self._cursor = conn, conn.cursor()
+            self._begin()
         except BaseException:
+            self._conn = self._cursor = None
             conn.close()
             raise
-        self._conn = conn
         self._heads = {}
         return self
 
     def __exit__(self, *exc: object) -> None:
-        conn, self._conn = self._conn, None
+        conn, cursor, self._conn, self._cursor = self._conn, self._cursor, None, None
+        begun, self._begun = self._begun, False
         if conn is None:
             return
         try:
-            if conn.in_transaction():
-                conn.rollback()
+            cursor.close()
+            if begun:
+                conn.rollback()  # leaving without commit(): the step's writes go
         finally:
-            conn.close()
+            conn.close()  # back to the pool (which resets it)
 
     @property
-    def conn(self) -> Connection:
+    def cursor(self) -> Any:
+        """The DB-API cursor of this transaction (inside the `with` block only)."""
+        self._open_connection()
+        return self._cursor
+
+    def _open_connection(self) -> Any:
         if self._conn is None:
             raise RuntimeError("use the unit of work inside a `with` block")
         return self._conn
 
     def commit(self) -> None:
-        with translated():
-            self.conn.commit()
+        conn = self._open_connection()
+        try:
+            conn.commit()
+        except self._driver_error as exc:
+            raise self._failed(exc, "COMMIT") from exc
+        self._begun = False  # a later statement in this block begins a new transaction
 
     def rollback(self) -> None:
-        self.conn.rollback()
+        self._open_connection().rollback()
+        self._begun = False
         self._heads = {}
 
     def new_episode_id(self) -> str:
         for attempt in range(32):
             candidate = random_episode_id(5 if attempt < 16 else 7)
-            with translated():
-                if self.conn.execute(_ID_TAKEN, {"id": candidate}).first() is None:
-                    return candidate
+            if self._run(self._sql.id_taken, {"id": candidate}).fetchone() is None:
+                return candidate
         raise Conflict("no free episode id could be found; retry")
 
     def load(self, episode_id: str) -> Episode:
-        with translated():
-            row = self.conn.execute(_LOAD_LOCKED if self._locking else _LOAD, {"id": episode_id}).first()
+        row = self._run(self._sql.load, {"id": episode_id}).fetchone()
         if row is None:
             raise NotFound(f"no episode {episode_id}")
-        self._heads[episode_id] = (row.version, row.head_hash)
-        return Episode.model_validate_json(row.snapshot)
+        version, head_hash, snapshot = row
+        self._heads[episode_id] = (version, head_hash)
+        return _parsed(snapshot)
 
     def append(self, event: Event, snapshot: Episode) -> None:
         if snapshot.id != event.episode_id or snapshot.version != event.seq:
@@ -148,21 +237,26 @@ class SqlUnitOfWork:
             if event.seq != expected + 1:
                 raise Conflict(f"episode {event.episode_id} changed under you (a concurrent step); retry")
         hash_ = link(prev_hash, event.canonical())
-        row = episode_params(snapshot, event, hash_)
-        with translated():
-            if opening:
-                self.conn.execute(_INSERT_EPISODE, row)
-            self.conn.execute(_INSERT_EVENT, event_params(event, prev_hash, hash_))
-            if not opening:
-                updated = self.conn.execute(_UPDATE_EPISODE, {**row, "expected": expected})
-                if updated.rowcount != 1:
-                    raise Conflict(f"episode {event.episode_id} changed under you (a concurrent step); retry")
+        event_row = event_params(event, prev_hash, hash_)
+        if opening:
+            row = episode_params(snapshot, event, hash_)
+            self._run(self._sql.insert_episode, row)
+            self._run(self._sql.insert_event, event_row)
+        else:
+            row = snapshot_params(snapshot, event, hash_)
+            if self._sql.append_step:  # PostgreSQL: one round trip
+                updated = self._run(self._sql.append_step, {**event_row, **row, "expected": expected})
+            else:
+                self._run(self._sql.insert_event, event_row)
+                updated = self._run(self._sql.update_episode, {**row, "expected": expected})
+            if updated.rowcount != 1:
+                raise Conflict(f"episode {event.episode_id} changed under you (a concurrent step); retry")
+        _remember(row["snapshot"], snapshot)
         self._heads[event.episode_id] = (event.seq, hash_)
 
     def record_refusal(self, refusal: RefusalRecord) -> None:
-        with translated():
-            self.conn.execute(_INSERT_REFUSAL, refusal_params(refusal))
+        self._run(self._sql.insert_refusal, refusal_params(refusal))
 
-    def execute(self, statement: Any, params: dict[str, Any] | None = None) -> Any:
-        """Raw access inside this transaction, for maintenance and tests."""
-        return self.conn.execute(statement, params or {})
+    def execute(self, sql: str, params: dict[str, Any] | None = None) -> Any:
+        """Raw access inside this transaction, in the driver's parameter style (maintenance, tests)."""
+        return self._run(sql, params or {})
