@@ -65,7 +65,7 @@ def _silence_stdout() -> None:
         pass
 
 
-app = typer.Typer(cls=CrsGroup, help=HELP, add_completion=False, pretty_exceptions_enable=False,
+app = typer.Typer(cls=CrsGroup, help=HELP, add_completion=False, pretty_exceptions_enable=False, rich_markup_mode=None,
                   context_settings={"help_option_names": ["--help", "-h"]})
 
 

@@ -7,7 +7,7 @@ from what decide() enforces.
 from dataclasses import asdict
 from typing import Any
 
-from pathway.machine import transition_specs
+from pathway.table import transition_specs
 from pathway.policy import DEFAULT_POLICY, HARD_LIMITS, Policy
 from pathway.rules import RULES
 from pathway.sources import SOURCES

@@ -3,7 +3,7 @@
 Each grade comes with its basis: which input decided it, so a clinician can check the call.
 """
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 from pathway.observations import CerebralEdema, Consciousness, O2Device, Observation, Seizure
@@ -46,11 +46,8 @@ class Grade:
     citations: tuple[str, ...] = (CITATION,)
 
     def basis(self) -> dict[str, Any]:
-        out = asdict(self)
-        out["decided_by"] = list(self.decided_by)
-        out["notes"] = list(self.notes)
-        out["citations"] = list(self.citations)
-        return out
+        return {"grade": self.grade, "decided_by": list(self.decided_by), "notes": list(self.notes),
+                "fever": self.fever, "citations": list(self.citations)}
 
 
 def has_fever(temp_c: float | None, policy: Policy) -> bool | None:

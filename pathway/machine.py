@@ -22,6 +22,7 @@ from pathway.errors import Refused, Violation
 from pathway.events import Event, Override
 from pathway.grading import crs_grade, icans_grade
 from pathway.guards import CHECKS, ROUTES, Context, future_violation
+from pathway.table import transition_specs
 from states import DRUG_RULES, INITIAL, PATHWAY, STEP_RULES, State
 
 
@@ -37,23 +38,6 @@ class _Cursor:
 
 for _name, _guard in ROUTES.items():
     setattr(_Cursor, _name, lambda self, event, _guard=_guard: _guard(event.kwargs["ctx"]))
-
-
-def transition_specs() -> list[dict[str, Any]]:
-    """The pathway table as `transitions` transition dicts (conditions by guard name)."""
-    specs: list[dict[str, Any]] = []
-    for spec in PATHWAY.values():
-        for edge in spec.edges:
-            to = edge.to.value if edge.to else None  # None: internal (stays)
-            if edge.when:
-                specs.append({"trigger": edge.trigger, "source": spec.state.value, "dest": to,
-                              "conditions": [edge.when]})
-                other = edge.otherwise.value if edge.otherwise else None
-                specs.append({"trigger": edge.trigger, "source": spec.state.value, "dest": other,
-                              "unless": [edge.when]})
-            else:
-                specs.append({"trigger": edge.trigger, "source": spec.state.value, "dest": to})
-    return specs
 
 
 def build_machine() -> tuple[Machine, _Cursor]:

@@ -7,7 +7,8 @@ import pytest
 
 from pathway.dosing import REGIMENS
 from pathway.guards import CHECKS, CONDITIONS, ROUTES, STRUCTURAL_RULES
-from pathway.machine import MACHINE, transition_specs
+from pathway.machine import MACHINE
+from pathway.table import transition_specs
 from pathway.policy import Policy
 from pathway.rules import RULES, Kind
 from pathway.sources import SOURCES
