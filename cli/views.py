@@ -11,6 +11,8 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from cli.text import as_text
+
 GRADE_STYLE = {0: "green", 1: "yellow", 2: "dark_orange", 3: "red", 4: "bold red"}
 _ISO = re.compile(r"(\d{4}-\d\d-\d\d)T(\d\d:\d\d)(:\d\d)?(\.\d+)?(Z|\+00:00)")
 
@@ -24,18 +26,6 @@ def _grade(value: Any) -> Text:
     if value is None:
         return Text("not graded", style="dim")
     return Text(f"grade {value}", style=GRADE_STYLE.get(value, ""))
-
-
-def _fmt(value: Any) -> str:
-    if value is None:
-        return "—"
-    if isinstance(value, float):
-        return f"{value:g}"
-    if isinstance(value, (list, tuple)):
-        return ", ".join(_fmt(v) for v in value)
-    if isinstance(value, dict):
-        return ", ".join(f"{k}={_fmt(v)}" for k, v in value.items())
-    return str(value)
 
 
 def opened(out: Console, payload: dict[str, Any]) -> None:
@@ -59,7 +49,7 @@ def stepped(out: Console, payload: dict[str, Any]) -> None:
     event = payload.get("event") or {}
     data = event.get("data") or {}
     what = {
-        "give": lambda: f"{data.get('drug')} {_fmt(data.get('dose_mg'))} mg {data.get('route', '')}".rstrip(),
+        "give": lambda: f"{data.get('drug')} {as_text(data.get('dose_mg'))} mg {data.get('route', '')}".rstrip(),
         "act": lambda: str(data.get("action")),
         "close": lambda: f"closed{': ' + str(data['reason']) if data.get('reason') else ''}",
     }.get(str(payload.get("kind")), lambda: str(payload.get("kind")))()
@@ -68,7 +58,7 @@ def stepped(out: Console, payload: dict[str, Any]) -> None:
                             f" {what} at {_t(payload.get('at'))} on {payload.get('episode')} ({move})."))
     deviation = payload.get("deviation")
     if deviation:
-        out.print(Text(f"Deviation: {_fmt(deviation.get('rules') or deviation.get('rule'))} passed by "
+        out.print(Text(f"Deviation: {as_text(deviation.get('rules') or deviation.get('rule'))} passed by "
                        f"{deviation.get('actor')}: {deviation.get('reason')}", style="yellow"))
     if payload.get("status"):
         out.print()
@@ -86,7 +76,7 @@ def status(out: Console, payload: dict[str, Any]) -> None:
     head.add_row("ICANS", Text.assemble(_grade(payload.get("icans_grade")), _basis_note(payload, "icans")))
     basis = payload.get("basis") or {}
     if basis:
-        head.add_row("Observed", Text(f"{_t(basis.get('observed_at'))}  {_fmt(basis.get('inputs'))}"))
+        head.add_row("Observed", Text(f"{_t(basis.get('observed_at'))}  {as_text(basis.get('inputs'))}"))
     head.add_row("Tocilizumab", Text(f"{payload.get('tocilizumab_doses', 0)} dose(s); "
                                      f"deviations on record: {payload.get('deviations', 0)}"))
     head.add_row("Policy", Text(f"{policy.get('name')} v{policy.get('version')}"))
@@ -100,7 +90,7 @@ def status(out: Console, payload: dict[str, Any]) -> None:
             table.add_column(column, overflow="fold")
         for number, item in enumerate(steps, 1):
             table.add_row(str(number), Text(_step_text(item), style="bold"), Text(str(item.get("why", ""))),
-                          Text(str(item.get("rule") or "")), Text(_fmt(item.get("citations") or [])))
+                          Text(str(item.get("rule") or "")), Text(as_text(item.get("citations") or [])))
         out.print(table)
     due = payload.get("due") or []
     if due:
@@ -119,7 +109,7 @@ def status(out: Console, payload: dict[str, Any]) -> None:
 def _basis_note(payload: dict[str, Any], which: str) -> Text:
     basis = payload.get(f"{which}_basis") or (payload.get("basis") or {}).get(which) or {}
     decided = basis.get("decided_by") if isinstance(basis, dict) else None
-    return Text(f"  (decided by {_fmt(decided)})" if decided else "", style="dim")
+    return Text(f"  (decided by {as_text(decided)})" if decided else "", style="dim")
 
 
 def _step_text(item: dict[str, Any]) -> str:
@@ -127,11 +117,11 @@ def _step_text(item: dict[str, Any]) -> str:
     if kind == "give":
         text = f"give {item.get('drug')}"
         if item.get("dose_mg") is not None:
-            text += f" {_fmt(item['dose_mg'])} mg"
+            text += f" {as_text(item['dose_mg'])} mg"
         if item.get("route"):
             text += f" {item['route']}"
         if item.get("every_hours"):
-            text += f" every {_fmt(item['every_hours'])} h"
+            text += f" every {as_text(item['every_hours'])} h"
         if item.get("schedule"):
             text += ": " + "; then ".join(str(part) for part in item["schedule"])
         return text
@@ -139,7 +129,7 @@ def _step_text(item: dict[str, Any]) -> str:
         return f"act {item.get('action')}"
     if kind == "reassess":
         return f"reassess by {_t(item.get('at'))}"
-    return _fmt({k: v for k, v in item.items() if k not in ("why", "citations", "rule")})
+    return as_text({k: v for k, v in item.items() if k not in ("why", "citations", "rule")})
 
 
 def history(out: Console, payload: dict[str, Any]) -> None:
@@ -150,7 +140,7 @@ def history(out: Console, payload: dict[str, Any]) -> None:
         data = dict(event.get("data") or {})
         details = _event_details(event.get("kind"), data)
         if event.get("override"):
-            details += f" | DEVIATION {_fmt(event['override'].get('rules') or event['override'].get('rule'))}: " \
+            details += f" | DEVIATION {as_text(event['override'].get('rules') or event['override'].get('rule'))}: " \
                        f"{event['override'].get('reason')}"
         move = f"{event.get('from_state') or '∅'} → {event.get('to_state')}"
         table.add_row(str(event.get("seq")), Text(_t(event.get("at"))), Text(_t(event.get("recorded_at"))),
@@ -161,14 +151,14 @@ def history(out: Console, payload: dict[str, Any]) -> None:
 
 def _event_details(kind: Any, data: dict[str, Any]) -> str:
     if kind == "observe":
-        return f"CRS {data.get('crs_grade')}, ICANS {data.get('icans_grade')}; {_fmt(data.get('observation'))}"
+        return f"CRS {data.get('crs_grade')}, ICANS {data.get('icans_grade')}; {as_text(data.get('observation'))}"
     if kind == "give":
-        return f"{data.get('drug')} {_fmt(data.get('dose_mg'))} mg {data.get('route', '')}".rstrip()
+        return f"{data.get('drug')} {as_text(data.get('dose_mg'))} mg {data.get('route', '')}".rstrip()
     if kind == "act":
         return f"{data.get('action')}{' — ' + str(data['note']) if data.get('note') else ''}"
     if kind == "open":
-        return f"patient {data.get('patient_ref')}, {_fmt(data.get('weight_kg'))} kg, {_fmt(data.get('age_years'))} y"
-    return _fmt({k: v for k, v in data.items() if v is not None}) if data else ""
+        return f"patient {data.get('patient_ref')}, {as_text(data.get('weight_kg'))} kg, {as_text(data.get('age_years'))} y"
+    return as_text({k: v for k, v in data.items() if v is not None}) if data else ""
 
 
 def episodes(out: Console, payload: dict[str, Any]) -> None:
@@ -184,9 +174,9 @@ def episodes(out: Console, payload: dict[str, Any]) -> None:
     for column in columns:
         table.add_column(column, overflow="fold", no_wrap=column in ("episode", "opened", "last event"))
     for row in rows:
-        cells = [row["episode"], row["patient"], row["state"], _fmt(row.get("crs_grade")),
-                 _fmt(row.get("icans_grade")), _t(row.get("opened_at")), _t(row.get("last_at")),
-                 _fmt(row.get("tocilizumab_doses")), _fmt(row.get("deviations"))]
+        cells = [row["episode"], row["patient"], row["state"], as_text(row.get("crs_grade")),
+                 as_text(row.get("icans_grade")), _t(row.get("opened_at")), _t(row.get("last_at")),
+                 as_text(row.get("tocilizumab_doses")), as_text(row.get("deviations"))]
         if has_due:
             cells.append("; ".join(f"{d.get('what')} at {_t(d.get('at'))}" for d in row.get("due", [])))
         table.add_row(*(Text(str(cell)) for cell in cells))
@@ -205,9 +195,9 @@ def refusals(out: Console, payload: dict[str, Any]) -> None:
         command = row.get("command") or {}
         tried = row.get("kind", "")
         if command.get("drug"):
-            tried += f" {command.get('drug')} {_fmt(command.get('dose_mg'))} mg"
+            tried += f" {command.get('drug')} {as_text(command.get('dose_mg'))} mg"
         table.add_row(*(Text(str(x)) for x in (_t(row.get("at")), _t(row.get("recorded_at")), row.get("actor"),
-                                                row.get("episode") or "—", tried, _fmt(row.get("rules")),
+                                                row.get("episode") or "—", tried, as_text(row.get("rules")),
                                                 row.get("message"))))
     out.print(table)
 

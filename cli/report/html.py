@@ -7,6 +7,7 @@ from html import escape
 from typing import Any
 
 from cli.report.svg import timeline_svg
+from cli.text import as_text
 
 CSS = """
 body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:2rem auto;max-width:1100px;
@@ -25,17 +26,7 @@ STATUS_CLASS = {"met": "ok", "done": "ok", "missed": "bad", "missing": "bad"}
 
 
 def _text(value: Any) -> str:
-    if value is None:
-        return '<span class="muted">—</span>'
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, float):
-        return escape(f"{value:g}")
-    if isinstance(value, (list, tuple)):
-        return escape(", ".join(str(v) for v in value))
-    if isinstance(value, dict):
-        return escape(", ".join(f"{k}={v}" for k, v in value.items()))
-    return escape(str(value))
+    return '<span class="muted">—</span>' if value is None else escape(as_text(value))
 
 
 def _status(value: str) -> str:

@@ -2,19 +2,11 @@
 
 from typing import Any
 
+from cli.text import as_text
+
 
 def _cell(value: Any) -> str:
-    if value is None:
-        return "—"
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, float):
-        return f"{value:g}"
-    if isinstance(value, (list, tuple)):
-        return ", ".join(_cell(v) for v in value)
-    if isinstance(value, dict):
-        return ", ".join(f"{k}={_cell(v)}" for k, v in value.items())
-    return str(value).replace("|", "\\|").replace("\n", " ")
+    return as_text(value).replace("|", "\\|").replace("\n", " ")
 
 
 def _table(headers: list[str], rows: list[list[Any]]) -> list[str]:
