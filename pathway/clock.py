@@ -1,6 +1,6 @@
 """Clinical time helpers. Nothing here reads the clock: time is always passed in."""
 
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 
 UTC = timezone.utc
 
@@ -10,10 +10,6 @@ def as_utc(value: datetime) -> datetime:
     if value.tzinfo is None or value.utcoffset() is None:
         raise ValueError("time must carry a timezone (naive times are localised at the edge)")
     return value.astimezone(UTC)
-
-
-def hours(value: float) -> timedelta:
-    return timedelta(hours=value)
 
 
 def iso(value: datetime) -> str:

@@ -21,7 +21,7 @@ from pathway.episode import Episode
 from pathway.errors import Refused, Violation
 from pathway.events import Event, Override
 from pathway.grading import crs_grade, icans_grade
-from pathway.guards import CHECKS, ROUTES, Context, future_violation
+from pathway.guards import CHECKS, ROUTES, STRUCTURAL_RULES, Context, future_violation
 from pathway.table import transition_specs
 from states import DRUG_RULES, INITIAL, PATHWAY, STEP_RULES, State
 
@@ -84,16 +84,12 @@ def _fire(trigger: str, state: State, ctx: Context) -> State:
         return State(_CURSOR.state)
 
 
-def violations(episode: Episode, command: StepCommand, now: datetime) -> list[Violation]:
-    """All violations of this step, without deciding; recommendations use it as a dry run.
-
-    Checked: the step rules, the drug's own rules, and the rules the state's edge names. A step
-    the state does not declare is refused structurally (EPISODE_CLOSED on a closed episode).
-    """
-    trigger = trigger_for(command, episode)
+def _violations(ctx: Context, trigger: str) -> list[Violation]:
+    """Checked: the step rules, the drug's own rules, and the rules the state's edge names. A step
+    the state does not declare is refused structurally (EPISODE_CLOSED on a closed episode)."""
+    episode, command = ctx.episode, ctx.command
     edge = PATHWAY[episode.state].edge(trigger)
     drug_rules = DRUG_RULES[command.drug.value] if isinstance(command, AdministerDose) else ()
-    ctx = Context(episode, command, as_utc(now))
     found = [v for rule in STEP_RULES + drug_rules + (edge.rules if edge else ())
              if (v := CHECKS[rule](ctx)) is not None]
     if edge is None:
@@ -103,6 +99,11 @@ def violations(episode: Episode, command: StepCommand, now: datetime) -> list[Vi
             found.insert(0, Violation("PATHWAY_TRANSITION", False,
                                       f"{trigger.replace('_', ' ')} is not a step from {episode.state}"))
     return found
+
+
+def violations(episode: Episode, command: StepCommand, now: datetime) -> list[Violation]:
+    """All violations of this step, without deciding; recommendations use it as a dry run."""
+    return _violations(Context(episode, command, as_utc(now)), trigger_for(command, episode))
 
 
 def _override(found: list[Violation], reason: str | None, actor: str) -> Override | None:
@@ -148,13 +149,13 @@ def decide(episode: Episode, command: StepCommand, now: datetime) -> Event:
     """The event this command makes, or Refused naming every rule it breaks. Pure."""
     if command.episode_id != episode.id:
         raise ValueError("command is for another episode")
-    found = violations(episode, command, now)
-    structural = [v for v in found if v.rule in ("EPISODE_CLOSED", "PATHWAY_TRANSITION")]
-    if structural:
-        raise Refused(found)
-    override = _override(found, getattr(command, "override_reason", None), command.actor)
     ctx = Context(episode, command, as_utc(now))
-    dest = _fire(trigger_for(command, episode), episode.state, ctx)
+    trigger = trigger_for(command, episode)
+    found = _violations(ctx, trigger)
+    if any(v.rule in STRUCTURAL_RULES for v in found):
+        raise Refused(found)  # no override passes a step the pathway does not have
+    override = _override(found, getattr(command, "override_reason", None), command.actor)
+    dest = _fire(trigger, episode.state, ctx)
     return Event(episode_id=episode.id, seq=episode.version + 1, kind=command.kind, at=command.at,
                  recorded_at=now, actor=command.actor, from_state=episode.state.value, to_state=dest.value,
                  data=_data(command, ctx), override=override)

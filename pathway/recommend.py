@@ -18,7 +18,6 @@ from states import PATHWAY, SUPPORTIVE, Recommend, State, TimedGuard
 
 DISCLAIMER = ("Decision support only: every recommendation must be reviewed by the treating clinician; "
               "this tool does not replace clinical judgement.")
-TIMER_RULE_STARTS = ("last_tocilizumab", "phase_start", "zero_streak_start")
 
 
 def reassess_hours(ep: Episode) -> float:

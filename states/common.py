@@ -19,7 +19,6 @@ DRUG_RULES: dict[str, tuple[str, ...]] = {
 #: Bedside steps every open state takes without moving.
 OBSERVE = Edge("observe", note="record and grade a bedside assessment")
 ACT = Edge("act", note="record a supportive-care action")
-CLOSE_TO = "closed"
 
 #: A reassessment is always due: 4 h while CRS grade >= 2, else 12 h (CLINICAL.md §7).
 REASSESS = TimedGuard("reassess", "latest_observation", "reassess_h_*", "reassess (new observation)")
