@@ -50,8 +50,8 @@ def run_steps(store: Store, episode_id: str, start: datetime, count: int) -> dat
 def event_row(episode_id: str = "ERAW01") -> dict[str, Any]:
     """The columns of a real observe event (as the store writes them): the raw loops' row."""
     from bench.history import course_events
-    from persistence.chain import GENESIS, event_hash
+    from persistence.chain import GENESIS
     from persistence.rows import event_params
 
     event = course_events(3, episode_id=episode_id)[-1]
-    return event_params(event, GENESIS, event_hash(GENESIS, event))
+    return event_params(event, GENESIS)

@@ -7,6 +7,8 @@ UTC = timezone.utc
 
 def as_utc(value: datetime) -> datetime:
     """Return an aware UTC datetime; a naive one is refused (callers localise at the edge)."""
+    if value.tzinfo is UTC:  # already UTC (every time inside the core): nothing to convert
+        return value
     if value.tzinfo is None or value.utcoffset() is None:
         raise ValueError("time must carry a timezone (naive times are localised at the edge)")
     return value.astimezone(UTC)

@@ -1,7 +1,7 @@
 """Conversions between domain objects (pathway.*) and storage rows, in one place.
 
 The round trip must be exact: `event_from_row(event_params(e, ...)).canonical() ==
-e.canonical()`, or a freshly written chain would fail `audit verify`. JSON is written from
+e.canonical()` (and the hash event_params computes is over that same text), or a freshly written chain would fail `audit verify`. JSON is written from
 `model_dump(mode="json")` so what is stored is already JSON-native and reads back identically.
 """
 
@@ -9,17 +9,19 @@ import json
 from dataclasses import dataclass
 from json.encoder import encode_basestring as _quoted  # type: ignore[attr-defined]  # json.dumps of one str
 from datetime import datetime
+from collections.abc import Mapping
 from typing import Any
 
 from pathway.clock import as_utc
 from pathway.episode import Episode
 from pathway.events import Event
 from pathway.service import RefusalRecord
+from persistence.chain import link
 
 def time_text(value: datetime) -> str:
     """Fixed-width ISO UTC text (YYYY-MM-DDTHH:MM:SS.ffffff+00:00): sorts as text and parses back
     to the same instant. isoformat, not strftime: the same text, a third of the time."""
-    return as_utc(value).replace(tzinfo=None).isoformat(timespec="microseconds") + "+00:00"
+    return as_utc(value).isoformat(timespec="microseconds")  # a UTC time ends in +00:00
 
 
 def text_time(value: str) -> datetime:
@@ -42,15 +44,21 @@ class StoredEvent:
 EVENT_COLUMNS = "episode_id, seq, kind, at, recorded_at, actor, from_state, to_state, payload, override, prev_hash, hash"
 
 
-def event_params(event: Event, prev_hash: str, hash_: str) -> dict[str, Any]:
-    plain = event.model_dump(mode="json")
-    return {
+def event_params(event: Event, prev_hash: str) -> dict[str, Any]:
+    """The event's row, its hash included. `data` and `override` are serialised once, and the
+    hashed text is spliced from those very column texts (canonical_text), which is also how
+    audit verify recomputes it; tests check that it equals `Event.canonical()`."""
+    plain = event.model_dump(mode="json", include={"data", "override"})
+    row = {
         "episode_id": event.episode_id, "seq": event.seq, "kind": event.kind,
         "at": time_text(event.at), "recorded_at": time_text(event.recorded_at), "actor": event.actor,
         "from_state": event.from_state, "to_state": event.to_state, "payload": dumps(plain["data"]),
-        "override": None if plain["override"] is None else dumps(plain["override"]),
-        "prev_hash": prev_hash, "hash": hash_,
+        "override": None if plain.get("override") is None else dumps(plain["override"]),
+        "prev_hash": prev_hash,
     }
+    canonical = canonical_text(row)
+    row["hash"] = link(prev_hash, canonical if canonical is not None else event.canonical())
+    return row
 
 
 def event_from_row(row: Any) -> StoredEvent:
@@ -79,16 +87,31 @@ def canonical_from_row(row: Any) -> str | None:
     what was hashed; if it does not (or the row has an unusual shape: None), the audit takes the
     full path, so a mismatch here can only cost time, never hide or invent a problem.
     """
-    at, recorded_at = _canonical_time(row.at), _canonical_time(row.recorded_at)
-    if at is None or recorded_at is None or not isinstance(row.seq, int):
+    return canonical_text({name: getattr(row, name) for name in _CANONICAL_COLUMNS})
+
+
+_CANONICAL_COLUMNS = ("episode_id", "seq", "kind", "at", "recorded_at", "actor", "from_state", "to_state", "payload",
+                      "override")
+
+
+def canonical_text(columns: Mapping[str, Any]) -> str | None:
+    """The canonical JSON of an event from its column values (see canonical_from_row); None when
+    a value has a shape the splice does not cover."""
+    at, recorded_at = columns["at"], columns["recorded_at"]
+    seq = columns["seq"]
+    if not (isinstance(at, str) and isinstance(recorded_at, str) and isinstance(seq, int)):
         return None
+    at, recorded_at = _canonical_time(at), _canonical_time(recorded_at)
+    if at is None or recorded_at is None:
+        return None
+    from_state, override = columns["from_state"], columns["override"]
     try:
         return "".join((
-            '{"actor":', _quoted(row.actor), ',"at":"', at, '","data":', row.payload,
-            ',"episode_id":', _quoted(row.episode_id),
-            ',"from_state":', "null" if row.from_state is None else _quoted(row.from_state),
-            ',"kind":', _quoted(row.kind), ',"override":', "null" if row.override is None else row.override,
-            ',"recorded_at":"', recorded_at, '","seq":', str(row.seq), ',"to_state":', _quoted(row.to_state), "}",
+            '{"actor":', _quoted(columns["actor"]), ',"at":"', at, '","data":', columns["payload"],
+            ',"episode_id":', _quoted(columns["episode_id"]),
+            ',"from_state":', "null" if from_state is None else _quoted(from_state),
+            ',"kind":', _quoted(columns["kind"]), ',"override":', "null" if override is None else override,
+            ',"recorded_at":"', recorded_at, '","seq":', str(seq), ',"to_state":', _quoted(columns["to_state"]), "}",
         ))
     except TypeError:  # a column of the wrong type (edited): the full path names the problem
         return None

@@ -20,7 +20,7 @@ from pathway.service import RefusalRecord
 from persistence.engines import WRITE, make_engine, parse_url, sqlite_path
 from persistence.rows import EVENT_COLUMNS, REFUSAL_COLUMNS, StoredEvent, event_from_row, refusal_from_row
 from persistence.schema import ensure_schema
-from persistence.unit_of_work import SqlUnitOfWork, conflict_or_none
+from persistence.unit_of_work import SqlUnitOfWork, conflict_or_none, held_connections
 
 __all__ = ["Store", "StoredEvent", "default_url", "reset_process_cache"]
 
@@ -40,6 +40,7 @@ def default_url() -> str:
 def reset_process_cache() -> None:
     """Dispose every cached engine and forget schema checks (tests; a process after a migration)."""
     for engine in _ENGINES.values():
+        held_connections(engine).release()
         engine.dispose()
     _ENGINES.clear()
     _SCHEMA_CHECKED.clear()
@@ -88,6 +89,7 @@ class Store:
 
     def close(self) -> None:
         """Release pooled connections (a later `open` of the same URL reconnects)."""
+        held_connections(self._engine).release()
         self._engine.dispose()
 
     def unit_of_work(self) -> SqlUnitOfWork:

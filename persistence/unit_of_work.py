@@ -15,6 +15,8 @@ by their exact JSON text, so a process stepping the same episode does not re-val
 """
 
 import re
+import threading
+import weakref
 from collections import OrderedDict
 from typing import Any
 
@@ -26,7 +28,7 @@ from pathway.episode import Episode
 from pathway.errors import Conflict, NotFound
 from pathway.events import Event
 from pathway.service import RefusalRecord
-from persistence.chain import GENESIS, link
+from persistence.chain import GENESIS
 from persistence.ids import random_episode_id
 from persistence.rows import (EVENT_COLUMNS, REFUSAL_COLUMNS, episode_params, event_params, refusal_params,
                               snapshot_params)
@@ -114,11 +116,74 @@ def conflict_or_none(exc: DBAPIError) -> Conflict | None:
     return None
 
 
+class HeldConnections:
+    """One pooled DB-API connection per thread, kept between units of work on one engine.
+
+    Checking a connection out of SQLAlchemy's pool and back in costs about as much as deciding a
+    step (bench/RESULTS.md), so a process that steps repeatedly (a service, the benchmarks, the
+    tests) keeps the one its thread used last. A connection is kept only when it is clean (its
+    transaction ended) and no driver error touched it; a unit of work opened while another is
+    open in the same thread takes its own from the pool. `release()` returns them all.
+    """
+
+    def __init__(self) -> None:
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._kept: set[Any] = set()
+        self._generation = 0
+
+    def take(self, engine: Engine) -> Any:
+        held = getattr(self._local, "held", None)
+        self._local.held = None
+        if held is not None and held[0] == self._generation:
+            return held[1]
+        return engine.raw_connection()
+
+    def keep(self, conn: Any) -> None:
+        if getattr(self._local, "held", None) is not None:  # this thread already keeps one
+            conn.close()
+            return
+        with self._lock:
+            self._kept.add(conn)
+            self._local.held = (self._generation, conn)
+
+    def forget(self, conn: Any) -> None:
+        with self._lock:
+            self._kept.discard(conn)
+
+    def release(self) -> None:
+        """Return every kept connection to its pool (before the engine is disposed)."""
+        with self._lock:
+            kept, self._kept = self._kept, set()
+            self._generation += 1
+        self._local.held = None
+        for conn in kept:
+            try:
+                conn.close()
+            except Exception:  # a connection the server already dropped: nothing to return
+                pass
+
+
+_HELD: "weakref.WeakKeyDictionary[Engine, HeldConnections]" = weakref.WeakKeyDictionary()
+_HELD_LOCK = threading.Lock()
+
+
+def held_connections(engine: Engine) -> HeldConnections:
+    """The engine's kept connections (one registry per engine, shared by every Store on it)."""
+    held = _HELD.get(engine)
+    if held is None:
+        with _HELD_LOCK:
+            held = _HELD.setdefault(engine, HeldConnections())
+    return held
+
+
 class SqlUnitOfWork:
     """Re-enterable: each `with` block is a fresh transaction; leaving without commit rolls back."""
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
+        self._held = held_connections(engine)
+        self._tainted = False  # a driver error touched the connection: never keep it
         dialect = engine.dialect.name
         self._sql = _STATEMENTS.get(dialect) or _STATEMENTS.setdefault(dialect, _Statements(dialect))
         self._driver_error: type[BaseException] = engine.dialect.loaded_dbapi.Error
@@ -130,6 +195,7 @@ class SqlUnitOfWork:
     def _failed(self, exc: BaseException, sql: str, params: Any = None) -> Exception:
         """A driver error as SQLAlchemy's DBAPIError (what callers catch), a lost race as Conflict."""
         conn = self._conn
+        self._tainted = True
         if conn is not None and self._engine.dialect.is_disconnect(exc, conn.dbapi_connection, self._cursor):
             conn.invalidate()  # never hand a dead connection back to the pool
         wrapped = DBAPIError.instance(sql, params, exc, self._driver_error)  # type: ignore[arg-type]
@@ -158,14 +224,16 @@ class SqlUnitOfWork:
         if self._conn is not None:
             raise RuntimeError("this unit of work is already open")
         try:
-            conn = self._engine.raw_connection()
+            conn = self._held.take(self._engine)
         except self._driver_error as exc:
             raise self._failed(exc, "") from exc
+        self._tainted = False
         try:
             self._conn, self._cursor = conn, conn.cursor()
             self._begin()
         except BaseException:
             self._conn = self._cursor = None
+            self._held.forget(conn)
             conn.close()
             raise
         self._heads = {}
@@ -176,12 +244,18 @@ class SqlUnitOfWork:
         begun, self._begun = self._begun, False
         if conn is None:
             return
+        clean = False
         try:
             cursor.close()
             if begun:
                 conn.rollback()  # leaving without commit(): the step's writes go
+            clean = not self._tainted and conn.is_valid
         finally:
-            conn.close()  # back to the pool (which resets it)
+            if clean:
+                self._held.keep(conn)  # for this thread's next step
+            else:
+                self._held.forget(conn)
+                conn.close()  # back to the pool (which resets it), or discarded if invalidated
 
     @property
     def cursor(self) -> Any:
@@ -236,8 +310,8 @@ class SqlUnitOfWork:
             expected, prev_hash = self._heads[event.episode_id]
             if event.seq != expected + 1:
                 raise Conflict(f"episode {event.episode_id} changed under you (a concurrent step); retry")
-        hash_ = link(prev_hash, event.canonical())
-        event_row = event_params(event, prev_hash, hash_)
+        event_row = event_params(event, prev_hash)
+        hash_ = event_row["hash"]
         if opening:
             row = episode_params(snapshot, event, hash_)
             self._run(self._sql.insert_episode, row)

@@ -57,9 +57,7 @@ def disable(rule: str, monkeypatch: pytest.MonkeyPatch) -> None:
             Edge("give_tocilizumab", ("TOCI_INDICATION",), to=State.TOCILIZUMAB),)))
     else:
         raise KeyError(rule)
-    rebuilt, cursor = machine.build_machine()
-    monkeypatch.setattr(machine, "MACHINE", rebuilt)
-    monkeypatch.setattr(machine, "_CURSOR", cursor)
+    monkeypatch.setattr(machine, "MACHINE", machine.build_machine())
 
 
 def stateful_failure(base: type[EpisodeMachine]) -> str | None:

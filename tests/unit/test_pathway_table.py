@@ -92,3 +92,47 @@ def _broken(state: State, spec: StateSpec) -> dict[State, StateSpec]:
 def test_validation_rejects_broken_tables(table: dict, message: str) -> None:
     with pytest.raises(PathwayDefinitionError, match=message):
         validate(table, State.ASSESSMENT, frozenset({State.CLOSED}))
+
+
+def _fired(trigger: str, state: str, verdicts: dict[str, bool]) -> str | None:
+    """Fire a fresh transitions machine on the same table, its routing guards answering `verdicts`."""
+    from transitions import Machine, MachineError
+
+    class Model:
+        pass
+
+    model = Model()
+    for name in ROUTES:
+        setattr(model, name, lambda event, answer=verdicts[name]: answer)
+    Machine(model=model, states=[s.value for s in State], transitions=transition_specs(), initial=state,
+            auto_transitions=False, ignore_invalid_triggers=False, send_event=True)
+    try:
+        return model.state if model.trigger(trigger) else None  # type: ignore[attr-defined]
+    except MachineError:
+        return None
+
+
+def test_routing_reads_the_machine_exactly_as_firing_it_would(monkeypatch: pytest.MonkeyPatch) -> None:
+    """decide() reads destinations from MACHINE's table without firing it (machine._route): for
+    every state, trigger and combination of routing-guard answers it lands where firing lands."""
+    from itertools import product
+
+    from pathway import guards, machine
+    from pathway.errors import Refused
+
+    names = sorted(ROUTES)
+    compared = 0
+    for answers in product((False, True), repeat=len(names)):
+        verdicts = dict(zip(names, answers))
+        for name, answer in verdicts.items():
+            monkeypatch.setitem(guards.ROUTES, name, lambda ctx, answer=answer: answer)
+        for state in State:
+            for trigger in MACHINE.events:
+                try:
+                    routed: str | None = machine._route(trigger, state, None).value  # type: ignore[arg-type]
+                except Refused as refused:
+                    assert refused.rule == "PATHWAY_TRANSITION"
+                    routed = None
+                assert routed == _fired(trigger, state.value, verdicts), (trigger, state, verdicts)
+                compared += 1
+    assert compared == 2 ** len(names) * len(State) * len(MACHINE.events)
