@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: venv demo test postgres bench clean
+.PHONY: venv demo test postgres bench pathway-doc clean
 
 venv: $(STAMP)
 
@@ -37,6 +37,10 @@ test: venv postgres
 
 bench: venv
 	$(BIN)/python -m bench
+
+# The frozen pathway `crs pathway` prints (pathway/described.py); tests/unit/test_describe.py says when it is stale.
+pathway-doc: venv
+	$(BIN)/python -m cli.pathway_doc
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache .hypothesis bench/results

@@ -11,9 +11,9 @@ from collections.abc import Sequence
 from typing import Annotated, Any
 
 import typer
-from typer.core import TyperGroup
+from typer.core import TyperCommand, TyperGroup
 
-from cli import values
+from cli import coercion, values
 from cli.commands import audit, demo, describe, queries, steps
 from cli.context import Settings, default_actor
 
@@ -23,15 +23,35 @@ HELP = (
 )
 
 
-class CrsGroup(TyperGroup):
-    """Runs the app without Click's own error printing, so errors follow the contract exactly."""
+class _PlainHelpOption:
+    """The help option, which Click makes on first use, gets the pydantic-free coercion too."""
+
+    def get_help_option(self, ctx: Any) -> Any:
+        option = super().get_help_option(ctx)  # type: ignore[misc]
+        if option is not None:
+            coercion.install_param(option)
+        return option
+
+
+class CrsCommand(_PlainHelpOption, TyperCommand):
+    """Every `crs` command: see _PlainHelpOption."""
+
+
+class CrsGroup(_PlainHelpOption, TyperGroup):
+    """Runs the app without Click's own error printing, so errors follow the contract exactly.
+
+    Built once per process (by `main` and by Typer's test runner alike), it gives the plain
+    parameters of every command a coercion that needs no pydantic (cli/coercion.py), so commands
+    that need no pydantic, like `crs pathway`, never load it.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        coercion.install(self)
 
     def main(self, args: Sequence[str] | None = None, prog_name: str | None = None,
              complete_var: str | None = None, standalone_mode: bool = True, **extra: Any) -> Any:
         from typer._click.exceptions import NoArgsIsHelpError
-
-        from cli.errors import INTERNAL_ERROR, classify
-        from cli.render import report_failure
 
         argv = list(sys.argv[1:] if args is None else args)
         as_json = "--json" in argv
@@ -46,6 +66,9 @@ class CrsGroup(TyperGroup):
             _silence_stdout()
             code = 0
         except (Exception, KeyboardInterrupt) as error:  # the one boundary: never a traceback
+            from cli.errors import INTERNAL_ERROR, classify
+            from cli.render import report_failure
+
             failure = classify(error)
             if failure.exit_code == INTERNAL_ERROR and os.environ.get("CRS_DEBUG"):
                 traceback.print_exc()  # for developers only; users get one sentence
@@ -100,20 +123,18 @@ def global_options(
     ctx.obj = Settings(db=db, actor=actor or default_actor(), json=json_out)
 
 
-app.command("open")(steps.open_episode)
-app.command("observe")(steps.observe)
-app.command("give")(steps.give)
-app.command("act")(steps.act)
-app.command("resolve")(steps.resolve)
-app.command("close")(steps.close)
-app.command("status")(queries.status)
-app.command("history")(queries.history)
-app.command("list")(queries.list_episodes)
+app.command("open", cls=CrsCommand)(steps.open_episode)
+app.command("observe", cls=CrsCommand)(steps.observe)
+app.command("give", cls=CrsCommand)(steps.give)
+app.command("act", cls=CrsCommand)(steps.act)
+app.command("resolve", cls=CrsCommand)(steps.resolve)
+app.command("close", cls=CrsCommand)(steps.close)
+app.command("status", cls=CrsCommand)(queries.status)
+app.command("history", cls=CrsCommand)(queries.history)
+app.command("list", cls=CrsCommand)(queries.list_episodes)
 app.add_typer(audit.audit_app, name="audit")
-app.command("pathway")(describe.pathway)
-
-
-app.command("demo")(demo.demo)
+app.command("pathway", cls=CrsCommand)(describe.pathway)
+app.command("demo", cls=CrsCommand)(demo.demo)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

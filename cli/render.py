@@ -1,7 +1,8 @@
 """Where output goes: one JSON object, or rich text for a person; errors as one sentence.
 
 Colour only when stdout is a terminal and NO_COLOR is unset. Rich is imported only for human
-output, so JSON and error paths stay light.
+output, so JSON and error paths stay light; `text_table` draws a table without rich for output that
+must start fast (`crs pathway`: rich's import and layout cost more than the whole command).
 """
 
 import json
@@ -17,8 +18,7 @@ if TYPE_CHECKING:
 
 
 def write_json(payload: dict[str, Any]) -> None:
-    utf8 = (getattr(sys.stdout, "encoding", None) or "").lower().replace("-", "") == "utf8"
-    sys.stdout.write(json.dumps(payload, ensure_ascii=not utf8, default=str) + "\n")
+    sys.stdout.write(json.dumps(payload, ensure_ascii=not _utf8_out(), default=str) + "\n")
     sys.stdout.flush()
 
 
@@ -27,7 +27,7 @@ def console() -> "Console":
 
     is_tty = sys.stdout.isatty()
     plain = not is_tty or bool(os.environ.get("NO_COLOR"))
-    width = None if is_tty else max(100, _columns())
+    width = None if is_tty else output_width()
     class _Console(Console):
         def on_broken_pipe(self) -> None:  # rich would exit 1, which means "refused" here
             self.quiet = True
@@ -37,11 +37,78 @@ def console() -> "Console":
                     color_system=None if plain else "auto", width=width, soft_wrap=False)
 
 
+def output_width() -> int:
+    """The terminal's width; when stdout is not a terminal, COLUMNS (default 120) but at least 100."""
+    if sys.stdout.isatty():
+        import shutil
+
+        return shutil.get_terminal_size().columns
+    return max(100, _columns())
+
+
 def _columns() -> int:
     try:
         return int(os.environ.get("COLUMNS", "120"))
     except ValueError:
         return 120
+
+
+def write_text(text: str) -> None:
+    """Plain text on stdout; characters its encoding cannot show become `?` rather than an error."""
+    encoding = getattr(sys.stdout, "encoding", None) or "utf-8"
+    try:
+        text.encode(encoding)
+    except UnicodeEncodeError:
+        text = text.encode(encoding, "replace").decode(encoding)
+    except LookupError:  # an encoding Python does not know: write as is
+        pass
+    sys.stdout.write(text)
+    sys.stdout.flush()
+
+
+def bold(text: str) -> str:
+    """Bold on a colour terminal (the rule console() follows), else the text as is."""
+    if sys.stdout.isatty() and not os.environ.get("NO_COLOR"):
+        return f"\x1b[1m{text}\x1b[0m"
+    return text
+
+
+def _utf8_out() -> bool:
+    return (getattr(sys.stdout, "encoding", None) or "").lower().replace("-", "") == "utf8"
+
+
+def text_table(header: list[str], rows: list[list[str]], width: int) -> str:
+    """A boxed table in at most `width` columns: cells wrap at spaces (a word longer than its column is
+    cut); the widest columns give way first, down to their header's width or 8."""
+    import textwrap
+
+    box = "┌┬┐├┼┤└┴┘─│" if _utf8_out() else "+++++++++-|"
+    count = len(header)
+    natural = [max(len(line) for cell in [name, *(row[i] for row in rows)] for line in (cell or " ").split("\n"))
+               for i, name in enumerate(header)]
+    floor = [min(natural[i], max(len(header[i]), 8)) for i in range(count)]
+    widths = list(natural)
+    room = max(width - 3 * count - 1, sum(floor))
+    while sum(widths) > room:  # narrow the widest column that can still give way, one character at a time
+        column = max((i for i in range(count) if widths[i] > floor[i]), key=lambda i: widths[i])
+        widths[column] -= 1
+
+    def rule(left: str, middle: str, right: str) -> str:
+        return left + middle.join(box[9] * (w + 2) for w in widths) + right
+
+    def line(cells: list[str]) -> list[str]:
+        wrapped = [[piece for part in (cell or "").split("\n")
+                    for piece in ([part] if len(part) <= w else textwrap.wrap(part, w, break_on_hyphens=False) or [""])]
+                   for cell, w in zip(cells, widths)]
+        height = max(len(lines) for lines in wrapped)
+        return [box[10] + box[10].join(f" {(lines[k] if k < len(lines) else ''):<{w}} "
+                                       for lines, w in zip(wrapped, widths)) + box[10] for k in range(height)]
+
+    out = [rule(box[0], box[1], box[2]), *line(header), rule(box[3], box[4], box[5])]
+    for row in rows:
+        out += line(row)
+    out.append(rule(box[6], box[7], box[8]))
+    return "\n".join(out)
 
 
 View = str | Callable[["Console", dict[str, Any]], None]

@@ -1,9 +1,12 @@
-"""`crs pathway`: the pathway itself, drawn from the machine so it cannot drift from the code.
+"""`crs pathway`: the pathway itself, as pathway/describe.py generates it from the code.
 
-Needs no database: nothing here may import persistence (a test checks sys.modules).
+It prints the frozen copy pathway/described.py, which a unit test proves equal to what the code
+generates (regenerate: `make pathway-doc`): generating live loads pydantic and transitions, and
+rich's table layout costs as much again, several times the start-up budget (bench/startup.py).
+Needs no database and no pydantic (tests/cli/test_startup_imports.py checks sys.modules).
 """
 
-import sys
+import textwrap
 from enum import StrEnum
 from typing import Annotated, Any
 
@@ -11,7 +14,7 @@ import typer
 
 from cli.context import settings
 from cli.options import JsonFlag
-from cli.render import console, write_json
+from cli.render import bold, output_width, text_table, write_json, write_text
 
 
 class PathwayFormat(StrEnum):
@@ -28,48 +31,40 @@ def pathway(
     json_out: JsonFlag = False,
 ) -> None:
     """States, transitions, guards, rules with their IDs, limits and citations."""
-    from pathway import describe
+    from pathway.described import DOCUMENT, MERMAID, TRANSITIONS
 
     config = settings(ctx, json_out)
     if format is PathwayFormat.MERMAID:
-        drawing = describe.mermaid()
         if config.json:
-            write_json({"format": "mermaid", "mermaid": drawing})
+            write_json({"format": "mermaid", "mermaid": MERMAID})
         else:
-            sys.stdout.write(drawing if drawing.endswith("\n") else drawing + "\n")
+            write_text(MERMAID if MERMAID.endswith("\n") else MERMAID + "\n")
         return
-    described = describe.describe()
     if format is PathwayFormat.JSON or config.json:
-        write_json(described)
+        write_json(DOCUMENT)
         return
-    _tables(described, describe.table_rows())
+    write_text(_tables(DOCUMENT, TRANSITIONS, output_width()))
 
 
-def _tables(described: dict[str, Any], transitions: list[dict[str, Any]]) -> None:
-    from rich.table import Table
-    from rich.text import Text
-
-    out = console()
+def _tables(described: dict[str, Any], transitions: list[dict[str, Any]], width: int) -> str:
+    """The states in order, then transitions, rules and hard limits as tables, then the sources."""
     states = [state["name"] for state in described.get("states", [])]
-    out.print(Text("States: " + " → ".join(states), style="bold"))
+    parts = [bold("States: " + " → ".join(states))]
     for title, rows in (("Transitions (every step also checks the step rules)", transitions),
                         ("Rules", described.get("rules")),
                         ("Hard limits (no policy or override passes them)", _limit_rows(described.get("hard_limits")))):
         if not rows:
             continue
-        table = Table(title=title, title_justify="left")
         columns = list(dict.fromkeys(key for row in rows for key in row))
-        for column in columns:
-            table.add_column(column, overflow="fold")
-        for row in rows:
-            table.add_row(*(Text(_cell(row.get(column))) for column in columns))
-        out.print(table)
+        parts += ["", bold(title),
+                  text_table(columns, [[_cell(row.get(column)) for column in columns] for row in rows], width)]
     sources = described.get("sources")
     if sources:
-        out.print(Text("Sources:", style="bold"))
+        parts += ["", bold("Sources:")]
         items = sources.items() if isinstance(sources, dict) else enumerate(sources)
-        for key, text in items:
-            out.print(Text(f"  {key}: {_cell(text)}"))
+        parts += [textwrap.fill(f"{key}: {_cell(text)}", width, initial_indent="  ", subsequent_indent="      ")
+                  for key, text in items]
+    return "\n".join(parts) + "\n"
 
 
 def _limit_rows(limits: Any) -> list[dict[str, Any]]:

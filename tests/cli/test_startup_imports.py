@@ -1,4 +1,9 @@
-"""Commands that need no database must not pay for loading one: no sqlmodel/sqlalchemy/persistence store."""
+"""Commands that need no database must not pay for loading one: no sqlmodel/sqlalchemy/persistence store.
+
+`crs --help` and `crs pathway` must also start fast (bench/startup.py): no pydantic (Typer's value
+coercion is replaced, cli/coercion.py), no rich and no transitions (the pathway is printed from its
+frozen copy, pathway/described.py).
+"""
 
 import json
 import subprocess
@@ -34,10 +39,28 @@ def test_no_database_libraries_loaded(argv: list[str]) -> None:
     assert done.stdout.strip(), "the command printed nothing"
 
 
+FAST = ("pydantic", "pydantic_core", "rich", "transitions", "typer._adapters", "pathway.policy", "pathway.machine")
+
+
+@pytest.mark.parametrize("argv", [
+    ["--help"], ["--version"], ["pathway"], ["pathway", "--format", "mermaid"], ["pathway", "--format", "json"],
+    ["pathway", "--json"], ["--db", "sqlite:///x.db", "--actor", "nurse-a", "--json", "pathway", "--format", "table"],
+    ["pathway", "--help"],
+], ids=lambda argv: " ".join(argv))
+def test_fast_commands_load_no_pydantic_rich_or_transitions(argv: list[str]) -> None:
+    code = PROBE.format(argv=argv, heavy_roots=tuple(h for h in FAST if "." not in h), heavy=FAST)
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+                          env={"NO_COLOR": "1", "PATH": "/usr/bin:/bin"})
+    marker = [line for line in done.stderr.splitlines() if line.startswith("LOADED=")]
+    assert marker, done.stderr
+    assert json.loads(marker[-1].removeprefix("LOADED=")) == []
+    assert done.stdout.strip(), "the command printed nothing"
+
+
 def test_the_probe_can_fail() -> None:
-    """A command that does open the database loads SQLAlchemy: the probe above would see it."""
-    code = PROBE.format(argv=["--db", "sqlite:////nonexistent/x.db", "list"], heavy_roots=("sqlalchemy",),
-                        heavy=("sqlalchemy",))
+    """A command that does open the database loads SQLAlchemy and pydantic: the probes above would see them."""
+    code = PROBE.format(argv=["--db", "sqlite:////nonexistent/x.db", "list"], heavy_roots=("sqlalchemy", "pydantic"),
+                        heavy=("sqlalchemy", "pydantic"))
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     marker = [line for line in done.stderr.splitlines() if line.startswith("LOADED=")]
-    assert "sqlalchemy" in json.loads(marker[-1].removeprefix("LOADED="))
+    assert {"sqlalchemy", "pydantic"} <= set(json.loads(marker[-1].removeprefix("LOADED=")))
