@@ -97,7 +97,8 @@ def usage_message(exc: ClickException) -> str:
     message = exc.format_message()
     message = message.replace(". Choose from:", "; choose from:").replace(". Did you mean", "; did you mean")
     message = message.replace("Value error, ", "").replace("Invalid value for '", "Invalid value for ")
-    message = re.sub(r"^Invalid value for (\S+?)':", r"Invalid value for \1:", message)
+    message = re.sub(r"^Invalid value for (\S+?)'( \(env var: '(\w+)'\))?:",
+                     lambda m: f"Invalid value for {m[1]}" + (f" (or {m[3]})" if m[3] else "") + ":", message)
     return message
 
 

@@ -196,3 +196,10 @@ def test_read_only_database_one_sentence(crs, opened, db_url: str) -> None:  # t
 def test_a_name_typed_as_patient_is_not_echoed(crs) -> None:  # type: ignore[no-untyped-def]
     plain, body = _both(crs, "open", "--patient", "Jane Doe", "--weight-kg", "70", "--age-years", "40")
     assert plain.code == 2 and "Jane" not in plain.stderr and "Jane" not in body["message"]
+
+
+def test_a_bad_actor_names_the_option_and_its_variable_in_one_sentence(crs) -> None:  # type: ignore[no-untyped-def]
+    for ran in (crs("list", env={"CRS_ACTOR": "bad\x01name"}), crs("--actor", "bad\x02name", "list")):
+        assert ran.code == 2
+        assert ran.stderr.startswith("crs: Invalid value for --actor (or CRS_ACTOR): the text contains"), ran.stderr
+        assert one_sentence(ran.stderr) and "'" not in ran.stderr
