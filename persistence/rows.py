@@ -87,31 +87,31 @@ def canonical_from_row(row: Any) -> str | None:
     what was hashed; if it does not (or the row has an unusual shape: None), the audit takes the
     full path, so a mismatch here can only cost time, never hide or invent a problem.
     """
-    return canonical_text({name: getattr(row, name) for name in _CANONICAL_COLUMNS})
-
-
-_CANONICAL_COLUMNS = ("episode_id", "seq", "kind", "at", "recorded_at", "actor", "from_state", "to_state", "payload",
-                      "override")
+    return _splice(row.episode_id, row.seq, row.kind, row.at, row.recorded_at, row.actor, row.from_state,
+                   row.to_state, row.payload, row.override)
 
 
 def canonical_text(columns: Mapping[str, Any]) -> str | None:
     """The canonical JSON of an event from its column values (see canonical_from_row); None when
     a value has a shape the splice does not cover."""
-    at, recorded_at = columns["at"], columns["recorded_at"]
-    seq = columns["seq"]
+    return _splice(columns["episode_id"], columns["seq"], columns["kind"], columns["at"], columns["recorded_at"],
+                   columns["actor"], columns["from_state"], columns["to_state"], columns["payload"],
+                   columns["override"])
+
+
+def _splice(episode_id: Any, seq: Any, kind: Any, at: Any, recorded_at: Any, actor: Any, from_state: Any,
+            to_state: Any, payload: Any, override: Any) -> str | None:
     if not (isinstance(at, str) and isinstance(recorded_at, str) and isinstance(seq, int)):
         return None
     at, recorded_at = _canonical_time(at), _canonical_time(recorded_at)
     if at is None or recorded_at is None:
         return None
-    from_state, override = columns["from_state"], columns["override"]
     try:
         return "".join((
-            '{"actor":', _quoted(columns["actor"]), ',"at":"', at, '","data":', columns["payload"],
-            ',"episode_id":', _quoted(columns["episode_id"]),
+            '{"actor":', _quoted(actor), ',"at":"', at, '","data":', payload, ',"episode_id":', _quoted(episode_id),
             ',"from_state":', "null" if from_state is None else _quoted(from_state),
-            ',"kind":', _quoted(columns["kind"]), ',"override":', "null" if override is None else override,
-            ',"recorded_at":"', recorded_at, '","seq":', str(seq), ',"to_state":', _quoted(columns["to_state"]), "}",
+            ',"kind":', _quoted(kind), ',"override":', "null" if override is None else override,
+            ',"recorded_at":"', recorded_at, '","seq":', str(seq), ',"to_state":', _quoted(to_state), "}",
         ))
     except TypeError:  # a column of the wrong type (edited): the full path names the problem
         return None
