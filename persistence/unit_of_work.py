@@ -116,6 +116,18 @@ def conflict_or_none(exc: DBAPIError) -> Conflict | None:
     return None
 
 
+class _Kept:
+    """A kept connection in a thread's slot; when the thread ends, the slot goes and so does this,
+    and its finalizer returns the connection to the pool."""
+
+    __slots__ = ("conn", "generation", "finalizer", "__weakref__")
+
+    def __init__(self, conn: Any, generation: int, on_drop: Any) -> None:
+        self.conn, self.generation = conn, generation
+        self.finalizer = weakref.finalize(self, on_drop, conn)
+        self.finalizer.atexit = False  # at interpreter exit the pool goes as it always did
+
+
 class HeldConnections:
     """One pooled DB-API connection per thread, kept between units of work on one engine.
 
@@ -123,7 +135,8 @@ class HeldConnections:
     step (bench/RESULTS.md), so a process that steps repeatedly (a service, the benchmarks, the
     tests) keeps the one its thread used last. A connection is kept only when it is clean (its
     transaction ended) and no driver error touched it; a unit of work opened while another is
-    open in the same thread takes its own from the pool. `release()` returns them all.
+    open in the same thread takes its own from the pool; a thread that ends returns its own.
+    `release()` returns them all.
     """
 
     def __init__(self) -> None:
@@ -133,30 +146,43 @@ class HeldConnections:
         self._generation = 0
 
     def take(self, engine: Engine) -> Any:
-        held = getattr(self._local, "held", None)
-        self._local.held = None
-        if held is not None and held[0] == self._generation:
-            return held[1]
+        kept: _Kept | None = getattr(self._local, "kept", None)
+        self._local.kept = None
+        if kept is not None:
+            kept.finalizer.detach()  # the connection is in use again, not dropped
+            if kept.generation == self._generation:
+                return kept.conn
         return engine.raw_connection()
 
     def keep(self, conn: Any) -> None:
-        if getattr(self._local, "held", None) is not None:  # this thread already keeps one
-            conn.close()
+        if getattr(self._local, "kept", None) is not None:  # this thread already keeps one
+            self._dropped(conn)
             return
         with self._lock:
             self._kept.add(conn)
-            self._local.held = (self._generation, conn)
+            generation = self._generation
+        self._local.kept = _Kept(conn, generation, self._dropped)
 
     def forget(self, conn: Any) -> None:
         with self._lock:
             self._kept.discard(conn)
+
+    def _dropped(self, conn: Any) -> None:
+        self.forget(conn)
+        try:
+            conn.close()  # back to its pool
+        except Exception:  # a connection the server already dropped: nothing to return
+            pass
 
     def release(self) -> None:
         """Return every kept connection to its pool (before the engine is disposed)."""
         with self._lock:
             kept, self._kept = self._kept, set()
             self._generation += 1
-        self._local.held = None
+        held: _Kept | None = getattr(self._local, "kept", None)
+        self._local.kept = None
+        if held is not None:
+            held.finalizer.detach()
         for conn in kept:
             try:
                 conn.close()

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 
 from pathway.commands import OpenEpisode, RecordObservation
 from pathway.episode import fold
@@ -393,3 +394,36 @@ def test_a_unit_of_work_used_outside_its_block_fails_loudly(store: Store) -> Non
     cmd = RecordObservation(at=T0, actor=ACTOR, episode_id="E00000", observation=Observation(temp_c=37))
     with pytest.raises(NotFound):
         run(store, cmd)
+
+
+def test_steps_keep_one_clean_connection_and_close_returns_it(store: Store) -> None:
+    """A thread's steps reuse the connection it used last (no pool round trip per step); one a
+    driver error touched is never kept."""
+    pool = store._engine.pool  # type: ignore[attr-defined]
+    episode_id = open_episode(store)
+    for minute in range(3):
+        observe(store, episode_id, T0 + minutes(5 + minute))
+    assert pool.checkedout() == 1  # the one this thread keeps
+    broken = store.unit_of_work()
+    with broken, pytest.raises(DBAPIError):
+        broken.execute("SELECT no_such_column FROM episode")
+    assert pool.checkedout() == 0  # the touched connection went back, and nothing else is kept
+    observe(store, episode_id, T0 + minutes(20))
+    assert pool.checkedout() == 1
+    store.close()
+    assert pool.checkedout() == 0
+
+
+def test_a_thread_that_ends_returns_the_connection_it_kept(store: Store) -> None:
+    import gc
+
+    pool = store._engine.pool  # type: ignore[attr-defined]
+    episode_id = open_episode(store)
+    before = pool.checkedout()
+    workers = [threading.Thread(target=observe, args=(store, episode_id, T0 + minutes(5 + i))) for i in range(3)]
+    for worker in workers:
+        worker.start()
+        worker.join()
+    gc.collect()
+    assert len(store.history(episode_id)) == 4
+    assert pool.checkedout() == before
