@@ -24,20 +24,16 @@ from pathway.table import transition_specs
 from states import DRUG_RULES, INITIAL, PATHWAY, STEP_RULES, State
 
 
-class _Cursor:
-    """The machine's model. Routing guards are bound as methods named after the guard, so the
-    machine's transitions name them as plain strings: the same names the drawing shows."""
+class _Model:
+    """The machine's model. MACHINE is never fired (decide() reads its table, see _route), so the
+    routing guards it names (plain strings, as the drawing shows them) need no methods here."""
 
     state: str
 
 
-for _name, _guard in ROUTES.items():
-    setattr(_Cursor, _name, lambda self, event, _guard=_guard: _guard(event.kwargs["ctx"]))
-
-
 def build_machine() -> Machine:
     """One transitions.Machine from the table: no auto transitions, invalid triggers raise."""
-    return Machine(model=_Cursor(), states=[s.value for s in State], transitions=transition_specs(),
+    return Machine(model=_Model(), states=[s.value for s in State], transitions=transition_specs(),
                    initial=INITIAL.value, auto_transitions=False, ignore_invalid_triggers=False, send_event=True)
 
 
