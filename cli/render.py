@@ -79,7 +79,7 @@ def _utf8_out() -> bool:
 
 def text_table(header: list[str], rows: list[list[str]], width: int) -> str:
     """A boxed table in at most `width` columns: cells wrap at spaces (a word longer than its column is
-    cut); the widest columns give way first, down to their header's width or 8."""
+    split across lines, never cut); the widest columns give way first, down to their header's width or 8."""
     import textwrap
 
     box = "┌┬┐├┼┤└┴┘─│" if _utf8_out() else "+++++++++-|"
