@@ -18,7 +18,7 @@ from bench.history import ACTIONS, OBSERVATIONS, T0
 from pathway.commands import AdministerDose, OpenEpisode, RecordAction, RecordObservation, StepCommand
 from pathway.drugs import Drug
 from pathway.episode import apply
-from pathway.errors import Refused
+from pathway.errors import Invalid, Refused
 from pathway.machine import decide, decide_open
 
 DRUGS = tuple(Drug)
@@ -48,7 +48,7 @@ def bare_loop(seconds: float = 3.0, seed: int = 5) -> float:
                                      override_reason=rng.choice((None, "fuzz override")))
             try:
                 episode = apply(episode, decide(episode, cmd, now))
-            except Refused:
+            except (Refused, Invalid):  # Invalid: an ICE score drawn for a child (the CAPD is theirs)
                 pass
             steps += 1
     return steps / (time.perf_counter() - started)

@@ -19,6 +19,7 @@ from pathway.drugs import Action, Drug
 from pathway.episode import Episode, apply
 from pathway.errors import Refused
 from pathway.events import Event
+from pathway.grading import uses_capd
 from pathway.machine import decide, decide_open
 from pathway.observations import Observation
 from persistence.store import Store
@@ -27,15 +28,20 @@ T0 = datetime(2025, 1, 6, 8, 0, tzinfo=timezone.utc)
 ACTOR = "bench"
 
 #: Bedside observations of a typical course, in the order a ward might record them.
+#: Some are partial (not assessed), as at a real bedside.
 OBSERVATIONS = (
     Observation(temp_c=38.4),
-    Observation(temp_c=38.9, hypotension=True),
+    Observation(temp_c=38.9, hypotension=True, o2_device="room-air"),
     Observation(temp_c=39.1, o2_device="nasal-cannula", o2_flow_lpm=3),
-    Observation(temp_c=38.2, ice_score=9, consciousness="awake"),
+    Observation(temp_c=38.2, o2_device="room-air", ice_score=9, consciousness="awake"),
     Observation(temp_c=37.6, o2_device="nasal-cannula", o2_flow_lpm=2),
-    Observation(temp_c=37.1, ice_score=10, consciousness="awake"),
+    Observation(temp_c=37.1, o2_device="room-air", ice_score=10, consciousness="awake"),
     Observation(temp_c=36.9),
 )
+#: The same course for a child under the CAPD age: the CAPD in place of the ICE score.
+CHILD_OBSERVATIONS = tuple(
+    Observation(**{**o.model_dump(exclude={"ice_score"}), "capd_score": 10 - o.ice_score}) if o.ice_score is not None
+    else o for o in OBSERVATIONS)
 ACTIONS = (Action.LABS, Action.TELEMETRY, Action.INFECTION_WORKUP, Action.ANTIBIOTICS)
 
 
@@ -63,7 +69,8 @@ def course_events(n_events: int, course: Course = COURSES[0], episode_id: str = 
                                      weight_kg=course.weight_kg, age_years=course.age_years), episode_id, start)
     events, episode = [opened], apply(None, opened)
     doses = {index: (drug, dose) for index, drug, dose in course.doses}
-    observations, actions = cycle(OBSERVATIONS), cycle(ACTIONS)
+    child = uses_capd(course.age_years, episode.policy)
+    observations, actions = cycle(CHILD_OBSERVATIONS if child else OBSERVATIONS), cycle(ACTIONS)
     while len(events) < n_events:
         i = len(events)
         at = start + spacing * i

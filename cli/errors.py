@@ -28,6 +28,7 @@ OPTION_FOR_FIELD: dict[str, str] = {
     "vasopressin": "--vasopressin", "o2_device": "--o2", "o2_flow_lpm": "--o2-flow", "fio2": "--fio2",
     "ice_score": "--ice", "consciousness": "--consciousness", "seizure": "--seizure",
     "motor_weakness": "--motor-weakness", "cerebral_edema": "--cerebral-edema",
+    "capd_score": "--capd", "capd_unable": "--capd unable",
 }
 #: Free text or identifiers whose value is never repeated in an error message (it might be patient data).
 PRIVATE_OPTIONS = frozenset({"--patient", "--context", "--note", "--reason", "--override", "--actor"})

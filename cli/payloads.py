@@ -9,6 +9,9 @@ from pathway.clock import iso
 
 
 def opened(result: Any) -> dict[str, Any]:
+    """The new episode, and which ICANS screen its patient's age calls for (ICE, or CAPD for a child)."""
+    from pathway.grading import uses_capd
+
     episode, event = result.episode, result.event
     return {
         "episode": episode.id,
@@ -21,6 +24,7 @@ def opened(result: Any) -> dict[str, Any]:
         "opened_at": iso(episode.opened_at),
         "seq": event.seq,
         "actor": event.actor,
+        "icans_screen": "capd" if uses_capd(episode.age_years, episode.policy) else "ice",
     }
 
 

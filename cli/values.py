@@ -52,6 +52,29 @@ def number(low: float, high: float, *, integer: bool = False, low_open: bool = F
     return parse
 
 
+def capd(value: str) -> int | str:
+    """A CAPD total (0–32) or `unable` (CAPD cannot be performed: grade 4 domain, CLINICAL §2b)."""
+    raw = str(value).strip()
+    if raw.lower() == "unable":
+        return "unable"
+    try:
+        return int(number(0, 32, integer=True)(raw))
+    except ValueError:
+        raise ValueError(f"{shown(raw)} is not a CAPD total: give a whole number from 0 to 32, or 'unable' when "
+                         "the CAPD cannot be performed") from None
+
+
+def drug(value: str) -> str:
+    """A drug name, case-insensitive (`Dexamethasone` is dexamethasone); unknown names list the known ones."""
+    from pathway.drugs import Drug
+
+    folded = str(value).strip().lower()
+    names = [d.value for d in Drug]
+    if folded not in names:
+        raise ValueError(f"{shown(value)} is not a drug the pathway knows; choose from {', '.join(names)}")
+    return folded
+
+
 def _number_text(raw: str) -> str:
     """The number as typed, cut if very long (never formatted: a huge int cannot become a float)."""
     return raw if len(raw) <= 24 else raw[:20] + "…"

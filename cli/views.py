@@ -1,31 +1,29 @@
 """Human views of the JSON objects in cli/payloads.py: rich tables, colour where the terminal has it.
 
 Every view takes the same dict the --json output prints, so the two can never disagree; user
-text is printed as plain Text (never parsed as markup).
+text is printed as plain Text (never parsed as markup). A null grade reads "not assessed" with what
+is missing (never "None" or 0); an overdue deadline reads OVERDUE. Below 100 columns the next steps
+are a numbered list rather than a five-column table, so an 80-column terminal stays readable.
 """
 
-import re
 from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from cli.text import as_text
+from cli.next_steps import step_text, when
+from cli.text import NOT_ASSESSED, as_text, grade_text, grade_value, missing_text
 
 GRADE_STYLE = {0: "green", 1: "yellow", 2: "dark_orange", 3: "red", 4: "bold red"}
-_ISO = re.compile(r"(\d{4}-\d\d-\d\d)T(\d\d:\d\d)(:\d\d)?(\.\d+)?(Z|\+00:00)")
-
-
-def _t(value: Any) -> str:
-    """A UTC time for people: `2026-03-01 14:30:05Z` (JSON keeps full ISO 8601)."""
-    return _ISO.sub(lambda m: f"{m.group(1)} {m.group(2)}{m.group(3) or ''}Z", str(value)) if value else "—"
+NARROW = 100  # below this width the next steps are a list, not a table
+_t = when  # a UTC time for people: `2026-03-01 14:30:05Z` (JSON keeps full ISO 8601)
 
 
 def _grade(value: Any) -> Text:
     if value is None:
-        return Text("not graded", style="dim")
-    return Text(f"grade {value}", style=GRADE_STYLE.get(value, ""))
+        return Text(NOT_ASSESSED, style="bold yellow")  # never reassuring: shown, not dimmed
+    return Text(grade_text(value), style=GRADE_STYLE.get(value, ""))
 
 
 def opened(out: Console, payload: dict[str, Any]) -> None:
@@ -33,7 +31,9 @@ def opened(out: Console, payload: dict[str, Any]) -> None:
     out.print(Text.assemble(("Opened episode ", ""), (str(payload["episode"]), "bold cyan"),
                             f" for patient {payload.get('patient')} in state {payload.get('state')} "
                             f"(policy {policy.get('name')} v{policy.get('version')}, at {_t(payload.get('opened_at'))})."))
-    out.print(f"Next: crs observe {payload['episode']} --temp C --o2 DEVICE ...", style="dim")
+    screen = "--capd N|unable" if payload.get("icans_screen") == "capd" else "--ice N"
+    out.print(f"Next: crs observe {payload['episode']} --temp C --o2 DEVICE {screen} --consciousness LEVEL "
+              "(the first assessment is due now)", style="dim")
 
 
 def observed(out: Console, payload: dict[str, Any]) -> None:
@@ -85,20 +85,17 @@ def status(out: Console, payload: dict[str, Any]) -> None:
     out.print(head)
     steps = payload.get("next_steps") or []
     if steps:
-        table = Table(title="Next steps (most urgent first)", title_justify="left", show_lines=False)
-        for column in ("#", "step", "why", "rule", "sources"):
-            table.add_column(column, overflow="fold")
-        for number, item in enumerate(steps, 1):
-            table.add_row(str(number), Text(_step_text(item), style="bold"), Text(str(item.get("why", ""))),
-                          Text(str(item.get("rule") or "")), Text(as_text(item.get("citations") or [])))
-        out.print(table)
+        out.print(_steps_list(steps) if out.width < NARROW else _steps_table(steps))
     due = payload.get("due") or []
     if due:
         table = Table(title="Due", title_justify="left")
         table.add_column("when", no_wrap=True)
         table.add_column("what", overflow="fold")
         for item in due:
-            table.add_row(Text(_t(item.get("at"))), Text(str(item.get("what"))))
+            when = Text(_t(item.get("at")))
+            if item.get("overdue"):
+                when.append(" OVERDUE", style="bold red")
+            table.add_row(when, Text(str(item.get("what"))))
         out.print(table)
     for warning in payload.get("warnings") or []:
         out.print(Text(f"warning: {warning}", style="yellow"))
@@ -106,30 +103,63 @@ def status(out: Console, payload: dict[str, Any]) -> None:
         out.print(Text(str(payload["disclaimer"]), style="dim italic"))
 
 
+def _steps_table(steps: list[dict[str, Any]]) -> Table:
+    table = Table(title="Next steps (most urgent first)", title_justify="left", show_lines=False)
+    for column in ("#", "step", "why", "rule", "sources"):
+        table.add_column(column, overflow="fold")
+    for number, item in enumerate(steps, 1):
+        table.add_row(str(number), _step_cell(item), Text(str(item.get("why", ""))),
+                      Text(str(item.get("rule") or "")), Text(as_text(item.get("citations") or [])))
+    return table
+
+
+def _steps_list(steps: list[dict[str, Any]]) -> Table:
+    """Narrow terminals: each step on its own line at full width, its why and sources indented below."""
+    grid = Table.grid(padding=(0, 1))
+    grid.title = "Next steps (most urgent first)"
+    grid.title_justify = "left"
+    grid.add_column(justify="right", no_wrap=True)
+    grid.add_column(overflow="fold")
+    for number, item in enumerate(steps, 1):
+        sources = " · ".join(part for part in (str(item.get("rule") or ""), as_text(item.get("citations") or []))
+                             if part and part != "—")
+        body = Text.assemble(_step_cell(item), "\n", Text(str(item.get("why", ""))))
+        if sources:
+            body.append("\n" + sources, style="dim")
+        grid.add_row(f"{number}.", body)
+    return grid
+
+
+def _step_cell(item: dict[str, Any]) -> Text:
+    text = Text(step_text(item), style="bold")
+    if item.get("kind") == "reassess" and item.get("overdue"):
+        text.stylize("bold red")
+    return text
+
+
 def _basis_note(payload: dict[str, Any], which: str) -> Text:
-    basis = payload.get(f"{which}_basis") or (payload.get("basis") or {}).get(which) or {}
-    decided = basis.get("decided_by") if isinstance(basis, dict) else None
-    return Text(f"  (decided by {as_text(decided)})" if decided else "", style="dim")
-
-
-def _step_text(item: dict[str, Any]) -> str:
-    kind = item.get("kind")
-    if kind == "give":
-        text = f"give {item.get('drug')}"
-        if item.get("dose_mg") is not None:
-            text += f" {as_text(item['dose_mg'])} mg"
-        if item.get("route"):
-            text += f" {item['route']}"
-        if item.get("every_hours"):
-            text += f" every {as_text(item['every_hours'])} h"
-        if item.get("schedule"):
-            text += ": " + "; then ".join(str(part) for part in item["schedule"])
-        return text
-    if kind == "act":
-        return f"act {item.get('action')}"
-    if kind == "reassess":
-        return f"reassess by {_t(item.get('at'))}"
-    return as_text({k: v for k, v in item.items() if k not in ("why", "citations", "rule")})
+    """Why a grade is what it is: what decided it, or — not assessed — what is missing and the last assessed."""
+    everything = payload.get("basis") or {}
+    basis = payload.get(f"{which}_basis") or everything.get(which) or {}
+    if not isinstance(basis, dict):
+        return Text("")
+    missing = list(basis.get("missing") or [])
+    parts: list[str] = []
+    if payload.get(f"{which}_grade") is None:
+        if missing:
+            parts.append(f"missing: {missing_text(missing)}")
+        elif not everything:
+            parts.append("no observation recorded yet")
+        last = (everything.get("last_assessed") or {}).get(which)
+        if isinstance(last, dict):
+            parts.append(f"last assessed {grade_text(last.get('grade'))} at {_t(last.get('at'))} (#{last.get('seq')})")
+    else:
+        decided = [d for d in basis.get("decided_by") or [] if d != NOT_ASSESSED]
+        if decided:
+            parts.append(f"decided by {as_text(decided)}")
+        if missing:
+            parts.append(f"not recorded: {missing_text(missing)}")
+    return Text(f"  ({'; '.join(parts)})" if parts else "", style="dim")
 
 
 def history(out: Console, payload: dict[str, Any]) -> None:
@@ -151,7 +181,8 @@ def history(out: Console, payload: dict[str, Any]) -> None:
 
 def _event_details(kind: Any, data: dict[str, Any]) -> str:
     if kind == "observe":
-        return f"CRS {data.get('crs_grade')}, ICANS {data.get('icans_grade')}; {as_text(data.get('observation'))}"
+        return (f"CRS {grade_value(data.get('crs_grade'))}, ICANS {grade_value(data.get('icans_grade'))}; "
+                f"{as_text(data.get('observation'))}")
     if kind == "give":
         return f"{data.get('drug')} {as_text(data.get('dose_mg'))} mg {data.get('route', '')}".rstrip()
     if kind == "act":
@@ -162,25 +193,55 @@ def _event_details(kind: Any, data: dict[str, Any]) -> str:
 
 
 def episodes(out: Console, payload: dict[str, Any]) -> None:
+    """One row per episode; with `--due`, what is due (one line each, OVERDUE marked) replaces the counts."""
     rows = payload.get("episodes", [])
     if not rows:
         out.print("No episodes.")
         return
-    table = Table(title="Episodes", title_justify="left")
-    columns = ["episode", "patient", "state", "CRS", "ICANS", "opened", "last event", "toci", "deviations"]
     has_due = any("due" in row for row in rows)
-    if has_due:
-        columns.append("due")
+    if out.width < NARROW:
+        out.print(_episodes_list(rows, has_due))
+        return
+    table = Table(title="Episodes", title_justify="left")
+    columns = ["episode", "patient", "state", "CRS", "ICANS", "last event"]
+    columns += ["due"] if has_due else ["opened", "toci", "deviations"]
     for column in columns:
-        table.add_column(column, overflow="fold", no_wrap=column in ("episode", "opened", "last event"))
+        table.add_column(column, overflow="fold", no_wrap=column in ("episode", "opened", "last event"),
+                         min_width=len("assessed") if column in ("CRS", "ICANS") else None,
+                         ratio=3 if column == "due" else None)
     for row in rows:
-        cells = [row["episode"], row["patient"], row["state"], as_text(row.get("crs_grade")),
-                 as_text(row.get("icans_grade")), _t(row.get("opened_at")), _t(row.get("last_at")),
-                 as_text(row.get("tocilizumab_doses")), as_text(row.get("deviations"))]
+        cells = [row["episode"], row["patient"], row["state"], grade_value(row.get("crs_grade")),
+                 grade_value(row.get("icans_grade")), _t(row.get("last_at"))]
         if has_due:
-            cells.append("; ".join(f"{d.get('what')} at {_t(d.get('at'))}" for d in row.get("due", [])))
+            cells.append("\n".join(_due_line(d) for d in row.get("due", [])))
+        else:
+            cells += [_t(row.get("opened_at")), as_text(row.get("tocilizumab_doses")), as_text(row.get("deviations"))]
         table.add_row(*(Text(str(cell)) for cell in cells))
     out.print(table)
+
+
+def _due_line(item: dict[str, Any]) -> str:
+    return f"{_t(item.get('at'))}{' OVERDUE' if item.get('overdue') else ''}: {item.get('what')}"
+
+
+def _episodes_list(rows: list[dict[str, Any]], has_due: bool) -> Table:
+    """Narrow terminals: each episode as a short paragraph, its due items indented below."""
+    grid = Table.grid(padding=(0, 1))
+    grid.title = "Episodes"
+    grid.title_justify = "left"
+    grid.add_column(no_wrap=True, style="bold")
+    grid.add_column(overflow="fold")
+    for row in rows:
+        text = Text(f"{row['patient']} · {row['state']} · CRS {grade_value(row.get('crs_grade'))} · "
+                    f"ICANS {grade_value(row.get('icans_grade'))} · last event {_t(row.get('last_at'))}")
+        if has_due:
+            for item in row.get("due", []):
+                text.append("\n" + _due_line(item), style="bold red" if item.get("overdue") else "")
+        else:
+            text.append(f" · toci {as_text(row.get('tocilizumab_doses'))} · "
+                        f"deviations {as_text(row.get('deviations'))}")
+        grid.add_row(str(row["episode"]), text)
+    return grid
 
 
 def refusals(out: Console, payload: dict[str, Any]) -> None:

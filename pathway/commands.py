@@ -14,6 +14,9 @@ from pathway.drugs import Action, Drug, Route
 from pathway.observations import Observation
 from pathway.policy import DEFAULT_POLICY, Policy
 
+#: The smallest dose the pathway records; below it a dose is a typo (1e-300 mg is not dexamethasone).
+MIN_DOSE_MG = 0.1
+
 UtcTime = Annotated[datetime, AfterValidator(as_utc)]
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
@@ -51,7 +54,8 @@ class RecordObservation(_Step):
 class AdministerDose(_Step):
     kind: Literal["give"] = "give"
     drug: Drug
-    dose_mg: float = Field(gt=0, le=10_000)
+    #: at least 0.1 mg: a smaller figure is a typo, never therapy (HAZARDS H5)
+    dose_mg: float = Field(ge=MIN_DOSE_MG, le=10_000)
     route: Route | None = None  # None: the drug's default route
     override_reason: Text | None = None
 

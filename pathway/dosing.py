@@ -83,6 +83,33 @@ def steroid_intensity(drug: Drug, dose_mg: float, weight_kg: float, policy: Poli
     raise ValueError(f"{drug} is not a corticosteroid")
 
 
+def steroid_per_kg_ceiling_mg(drug: Drug, weight_kg: float, policy: Policy, every_h: float | None = None) -> float:
+    """The policy's per-kg ceiling for one steroid dose (CLINICAL.md §4; rule STEROID_DOSE_PER_KG).
+
+    Dexamethasone: mg/kg a dose. Methylprednisolone: mg/kg a day, so one dose of a regimen given every
+    `every_h` hours may take that share of the day (a once-daily pulse, the whole day). Rounded down.
+    """
+    if drug is Drug.DEXAMETHASONE:
+        return floor_tenth_mg(policy.dexamethasone_max_mg_per_kg_dose * weight_kg)
+    if drug is Drug.METHYLPREDNISOLONE:
+        share = 1.0 if every_h is None or every_h >= 24 else every_h / 24
+        return floor_tenth_mg(policy.methylprednisolone_max_mg_per_kg_day * weight_kg * share)
+    raise ValueError(f"{drug} is not a corticosteroid")
+
+
+def steroid_day_ceiling_mg(drug: Drug, weight_kg: float, policy: Policy) -> float | None:
+    """The per-kg ceiling over any 24 hours (methylprednisolone only; dexamethasone is per dose)."""
+    if drug is Drug.METHYLPREDNISOLONE:
+        return floor_tenth_mg(policy.methylprednisolone_max_mg_per_kg_day * weight_kg)
+    return None
+
+
+def child_steroid_dose_mg(drug: Drug, adult_mg: float, weight_kg: float, policy: Policy,
+                          every_h: float | None) -> float:
+    """min(adult dose, per-kg ceiling × weight), rounded down to 0.1 mg: never an adult dose for a child (H2)."""
+    return floor_tenth_mg(min(adult_mg, steroid_per_kg_ceiling_mg(drug, weight_kg, policy, every_h)))
+
+
 @dataclass(frozen=True)
 class Regimen:
     """A named dose rule: what to give, how much, how often, and on whose authority."""
@@ -95,6 +122,28 @@ class Regimen:
     text: str
     citations: tuple[str, ...]
     schedule: tuple[str, ...] = ()
+    intensity: str | None = None  # steroids: the intensity the regimen is meant to be
+
+
+def _steroid(name: str, drug: Drug, adult_mg: float, every_h: float | None, what: str, citations: tuple[str, ...],
+             episode: Episode, intensity: str | None, schedule: tuple[str, ...] = ()) -> Regimen:
+    """A steroid regimen dosed for this patient: the adult dose, capped by the per-kg ceiling."""
+    w = episode.weight_kg
+    dose = child_steroid_dose_mg(drug, adult_mg, w, episode.policy, every_h)
+    capped = f" (capped at {dose:g} mg for {w:g} kg by the per-kg ceiling)" if dose < adult_mg else ""
+    return Regimen(name, drug, dose, Route.IV, every_h, what.format(dose=f"{dose:g}") + capped, citations,
+                   schedule, intensity)
+
+
+def _per(every_h: float) -> str:
+    """"/day" for a once-daily dose, else its interval (500 mg q12h is not "500 mg/day")."""
+    return "/day" if every_h >= 24 else f" every {every_h:g} h"
+
+
+def _last_steroid(episode: Episode, intensity: str | None = None) -> Drug | None:
+    given = [d for d in episode.doses if d.drug in (Drug.DEXAMETHASONE, Drug.METHYLPREDNISOLONE)
+             and (intensity is None or d.intensity == intensity)]
+    return given[-1].drug if given else None
 
 
 def regimen(name: str, episode: Episode) -> Regimen:
@@ -108,18 +157,34 @@ def regimen(name: str, episode: Episode) -> Regimen:
                        f"tocilizumab {dose:g} mg IV over 1 h ({per_kg:g} mg/kg{capped})",
                        ("LABEL-TOCI", "NCCN-2026", "ASCO-2021"))
     if name == "dexamethasone_standard":
-        return Regimen(name, Drug.DEXAMETHASONE, p.dexamethasone_standard_mg, Route.IV, p.dexamethasone_every_h,
-                       f"dexamethasone {p.dexamethasone_standard_mg:g} mg IV every {p.dexamethasone_every_h:g} h "
-                       "for 1–3 days", ("CARTOX-2018", "ASCO-2021", "SEED-000"))
+        return _steroid(name, Drug.DEXAMETHASONE, p.dexamethasone_standard_mg, p.dexamethasone_every_h,
+                        f"dexamethasone {{dose}} mg IV every {p.dexamethasone_every_h:g} h for 1–3 days",
+                        ("CARTOX-2018", "ASCO-2021"), episode, "standard")
     if name == "dexamethasone_escalated":
-        return Regimen(name, Drug.DEXAMETHASONE, p.dexamethasone_escalated_mg, Route.IV, p.dexamethasone_every_h,
-                       f"dexamethasone {p.dexamethasone_escalated_mg:g} mg IV every {p.dexamethasone_every_h:g} h",
-                       ("CARTOX-2018", "SEED-000"))
+        return _steroid(name, Drug.DEXAMETHASONE, p.dexamethasone_escalated_mg, p.dexamethasone_every_h,
+                        f"dexamethasone {{dose}} mg IV every {p.dexamethasone_every_h:g} h",
+                        ("CARTOX-2018",), episode, "escalated")
     if name == "methylprednisolone_escalated":
-        return Regimen(name, Drug.METHYLPREDNISOLONE, p.methylprednisolone_escalated_mg, Route.IV,
-                       p.methylprednisolone_escalated_every_h,
-                       f"methylprednisolone {p.methylprednisolone_escalated_mg:g} mg/day IV for 3 days, then taper",
-                       ("NCCN-2026", "ASCO-2021", "SEED-000", "SEED-001"))
+        return _steroid(name, Drug.METHYLPREDNISOLONE, p.methylprednisolone_escalated_mg,
+                        p.methylprednisolone_escalated_every_h,
+                        f"methylprednisolone {{dose}} mg{_per(p.methylprednisolone_escalated_every_h)} IV for "
+                        f"{p.escalated_course_days:g} days, then taper",
+                        ("NCCN-2026", "ASCO-2021"), episode, "escalated")
+    if name == "methylprednisolone_icans3":
+        adult = min(p.icans3_methylprednisolone_mg_per_kg * w, HARD_LIMITS.methylprednisolone_dose_max_mg)
+        return _steroid(name, Drug.METHYLPREDNISOLONE, floor_tenth_mg(adult), p.icans3_methylprednisolone_every_h,
+                        f"methylprednisolone {{dose}} mg IV every {p.icans3_methylprednisolone_every_h:g} h "
+                        f"({p.icans3_methylprednisolone_mg_per_kg:g} mg/kg)", ("ASCO-2021", "NCI-2016"), episode,
+                        "standard")
+    if name == "escalated_course":
+        # the escalated course under way continues with the drug it started with (days 2–3)
+        drug = _last_steroid(episode, "escalated")
+        return regimen("dexamethasone_escalated" if drug is Drug.DEXAMETHASONE else "methylprednisolone_escalated",
+                       episode)
+    if name == "standard_course":
+        drug = _last_steroid(episode, "standard")
+        return regimen("methylprednisolone_icans3" if drug is Drug.METHYLPREDNISOLONE else "dexamethasone_standard",
+                       episode)
     if name == "anakinra":
         dose = anakinra_dose_mg(w, episode.age_years, p)
         who = "adult" if episode.age_years >= p.anakinra_adult_age_years else f"{p.anakinra_child_mg_per_kg:g} mg/kg"
@@ -130,10 +195,15 @@ def regimen(name: str, episode: Episode) -> Regimen:
         return Regimen(name, Drug.SILTUXIMAB, dose, Route.IV, None,
                        f"siltuximab {dose:g} mg IV once ({p.siltuximab_mg_per_kg:g} mg/kg)", ("CARTOX-2018",))
     if name == "methylprednisolone_taper":
-        return Regimen(name, Drug.METHYLPREDNISOLONE, 250.0, Route.IV, 12.0,
-                       "taper methylprednisolone: 250 mg q12h × 2 d, 125 mg q12h × 2 d, 60 mg q12h × 2 d",
-                       ("ASCO-2021", "NCCN-2026"),
-                       ("250 mg IV q12h × 2 days", "125 mg IV q12h × 2 days", "60 mg IV q12h × 2 days"))
+        # a child's taper steps down from the child's pulse: each adult step scaled by pulse / adult pulse
+        pulse = child_steroid_dose_mg(Drug.METHYLPREDNISOLONE, p.methylprednisolone_escalated_mg, w, p, 24.0)
+        scale = min(1.0, pulse / p.methylprednisolone_escalated_mg)
+        steps = (250.0, 125.0, 60.0)
+        doses = [floor_tenth_mg(mg * scale) for mg in steps]
+        schedule = tuple(f"{mg:g} mg IV q12h × 2 days" for mg in doses)
+        return _steroid(name, Drug.METHYLPREDNISOLONE, doses[0], 12.0,
+                        "taper methylprednisolone: " + ", ".join(f"{mg:g} mg q12h × 2 d" for mg in doses),
+                        ("ASCO-2021", "NCCN-2026"), episode, None, schedule)
     if name == "dexamethasone_taper":
         return Regimen(name, Drug.DEXAMETHASONE, None, Route.IV, None,
                        "taper dexamethasone over several days (site protocol); watch for an ICANS flare on a "
@@ -143,5 +213,6 @@ def regimen(name: str, episode: Episode) -> Regimen:
 
 REGIMENS = (
     "tocilizumab", "dexamethasone_standard", "dexamethasone_escalated", "methylprednisolone_escalated",
+    "methylprednisolone_icans3", "escalated_course", "standard_course",
     "anakinra", "siltuximab", "methylprednisolone_taper", "dexamethasone_taper",
 )

@@ -4,6 +4,8 @@ from enum import StrEnum
 
 
 class Drug(StrEnum):
+    """Drug names; input is matched case-insensitively (`Dexamethasone` is dexamethasone)."""
+
     TOCILIZUMAB = "tocilizumab"
     DEXAMETHASONE = "dexamethasone"
     METHYLPREDNISOLONE = "methylprednisolone"
@@ -11,6 +13,13 @@ class Drug(StrEnum):
     SILTUXIMAB = "siltuximab"
     RUXOLITINIB = "ruxolitinib"
     CYCLOPHOSPHAMIDE = "cyclophosphamide"
+
+    @classmethod
+    def _missing_(cls, value: object) -> "Drug | None":
+        if isinstance(value, str):
+            folded = value.strip().lower()
+            return next((d for d in cls if d.value == folded), None)
+        return None
 
 
 class Route(StrEnum):
@@ -27,6 +36,12 @@ class Action(StrEnum):
     TELEMETRY = "telemetry"
     LABS = "labs"
     ECHOCARDIOGRAM = "echocardiogram"
+    FLUID_BOLUS = "fluid-bolus"
+    ASPIRATION_PRECAUTIONS = "aspiration-precautions"
+    NEUROLOGY_CONSULT = "neurology-consult"
+    NEUROIMAGING = "neuroimaging"
+    EEG = "eeg"
+    ANTISEIZURE = "antiseizure"
 
 
 STEROIDS = frozenset({Drug.DEXAMETHASONE, Drug.METHYLPREDNISOLONE})

@@ -18,18 +18,34 @@ from states.names import State
 
 
 class Graded(BaseModel):
-    """The latest observation with the grades the pathway gave it, and why."""
+    """The latest observation with the grades the pathway gave it, and why (None: not assessed)."""
 
     model_config = ConfigDict(frozen=True)
 
     seq: int
     at: UtcTime
-    crs_grade: int
-    icans_grade: int
+    crs_grade: int | None
+    icans_grade: int | None
     fever: bool | None
     inputs: dict[str, Any]
     crs_basis: dict[str, Any]
     icans_basis: dict[str, Any]
+
+    @property
+    def fully_assessed_zero(self) -> bool:
+        """CRS 0 and ICANS 0, each with nothing missing: the only observation that counts toward resolution."""
+        return (self.crs_grade == 0 and self.icans_grade == 0
+                and not self.crs_basis.get("missing") and not self.icans_basis.get("missing"))
+
+
+class Assessed(BaseModel):
+    """The latest observation that graded one domain (CRS or ICANS): its grade and when."""
+
+    model_config = ConfigDict(frozen=True)
+
+    seq: int
+    at: UtcTime
+    grade: int
 
 
 class DoseRecord(BaseModel):
@@ -41,7 +57,7 @@ class DoseRecord(BaseModel):
     dose_mg: float
     route: str
     intensity: str | None  # "standard" | "escalated" for steroids
-    crs_grade_at_dose: int | None  # latest CRS grade when given: the baseline for improvement
+    severity_at_dose: int | None  # worse of the latest assessed CRS and ICANS grades: the improvement baseline
     deviation: bool = False
 
 
@@ -58,15 +74,22 @@ class Episode(BaseModel):
     version: int  # seq of the latest event
     opened_at: UtcTime
     last_at: UtcTime  # effective time of the latest event (TIME_ORDER)
-    latest: Graded | None = None
-    zero_streak_since: UtcTime | None = None  # first observation of the current CRS 0 / ICANS 0 run
+    latest: Graded | None = None  # the latest observation, assessed or not
+    crs: Assessed | None = None  # the latest observation that graded CRS
+    icans: Assessed | None = None  # the latest observation that graded ICANS
+    zero_streak_since: UtcTime | None = None  # first of the current run of fully assessed CRS 0 / ICANS 0
     fever_since: UtcTime | None = None  # first observation of the current febrile run
+    hypotensive_at: UtcTime | None = None  # latest observation showing hypotension, until one shows none
+    on_vasopressor: bool = False  # the latest observation that spoke of it recorded a vasopressor running
+    fluid_boluses: tuple[UtcTime, ...] = ()  # fluid boluses of the current hypotensive spell (policy count)
+    seizure_at: UtcTime | None = None  # latest observation that recorded a seizure (brief or prolonged)
     doses: tuple[DoseRecord, ...] = ()
     actions: dict[str, datetime] = {}  # action -> latest time recorded
     phase_started_at: UtcTime | None = None  # first dose of the current state's drug
-    phase_start_crs_grade: int | None = None
+    phase_start_severity: int | None = None
     steroid_started_at: UtcTime | None = None
-    steroid_start_crs_grade: int | None = None
+    steroid_start_severity: int | None = None
+    escalated_started_at: UtcTime | None = None  # first escalated steroid dose (the 3-day course)
     deviations: int = 0
     resolved_at: UtcTime | None = None
     closed_at: UtcTime | None = None
@@ -87,6 +110,14 @@ class Episode(BaseModel):
     def fever_masked(self) -> bool:
         """Tocilizumab or a steroid given: hypotension/hypoxia grade CRS without fever (§1)."""
         return any(d.drug in FEVER_MASKING for d in self.doses)
+
+    @property
+    def severity(self) -> int | None:
+        """The worse of the latest assessed CRS and ICANS grades; None when neither was ever assessed.
+
+        Improvement and worsening are judged on it (CLINICAL.md §7); a not-assessed grade adds nothing."""
+        grades = [a.grade for a in (self.crs, self.icans) if a is not None]
+        return max(grades) if grades else None
 
     @property
     def is_closed(self) -> bool:
@@ -130,27 +161,47 @@ def apply(episode: Episode | None, event: Event) -> Episode:
             crs_basis=data["crs_basis"], icans_basis=data["icans_basis"],
         )
         update["latest"] = graded
-        calm = graded.crs_grade == 0 and graded.icans_grade == 0
-        update["zero_streak_since"] = (episode.zero_streak_since or event.at) if calm else None
+        if graded.crs_grade is not None:
+            update["crs"] = Assessed(seq=event.seq, at=event.at, grade=graded.crs_grade)
+        if graded.icans_grade is not None:
+            update["icans"] = Assessed(seq=event.seq, at=event.at, grade=graded.icans_grade)
+        update["zero_streak_since"] = (episode.zero_streak_since or event.at) if graded.fully_assessed_zero else None
         if graded.fever is True:
             update["fever_since"] = episode.fever_since or event.at
         elif graded.fever is False:
             update["fever_since"] = None
+        inputs = graded.inputs
+        pressor = bool(inputs.get("vasopressors") or inputs.get("vasopressin"))
+        if inputs.get("hypotension") or pressor:
+            update["hypotensive_at"] = event.at
+            update["on_vasopressor"] = pressor
+        elif graded.crs_grade is not None:
+            # flags are read as absent only inside an observation that records temperature and oxygen (§1)
+            update["hypotensive_at"] = None
+            update["on_vasopressor"] = False
+            update["fluid_boluses"] = ()  # a later spell starts its own count of boluses
+        if inputs.get("seizure") in ("brief", "prolonged"):
+            update["seizure_at"] = event.at
     elif event.kind == "give":
-        baseline = episode.latest.crs_grade if episode.latest else None
+        baseline = episode.severity
         dose = DoseRecord(
             seq=event.seq, at=event.at, drug=Drug(data["drug"]), dose_mg=data["dose_mg"], route=data["route"],
-            intensity=data.get("intensity"), crs_grade_at_dose=baseline, deviation=event.override is not None,
+            intensity=data.get("intensity"), severity_at_dose=baseline, deviation=event.override is not None,
         )
         update["doses"] = episode.doses + (dose,)
         if event.to_state != event.from_state:
             update["phase_started_at"] = event.at
-            update["phase_start_crs_grade"] = baseline
+            update["phase_start_severity"] = baseline
         if dose.drug in STEROIDS and episode.steroid_started_at is None:
             update["steroid_started_at"] = event.at
-            update["steroid_start_crs_grade"] = baseline
+            update["steroid_start_severity"] = baseline
+        if dose.intensity == "escalated" and episode.escalated_started_at is None:
+            update["escalated_started_at"] = event.at
     elif event.kind == "act":
         update["actions"] = {**episode.actions, data["action"]: event.at}
+        if data["action"] == "fluid-bolus":
+            keep = episode.policy.fluid_boluses_before_vasopressor
+            update["fluid_boluses"] = (episode.fluid_boluses + (event.at,))[-keep:]
     elif event.kind == "resolve":
         update["resolved_at"] = event.at
     elif event.kind == "close":

@@ -10,7 +10,7 @@ from functools import cached_property
 from typing import Callable
 
 from pathway.commands import AdministerDose, StepCommand
-from pathway.dosing import DOSE_LIMITS, steroid_intensity
+from pathway.dosing import DOSE_LIMITS, steroid_day_ceiling_mg, steroid_intensity, steroid_per_kg_ceiling_mg
 from pathway.drugs import ALLOWED_ROUTES, DEFAULT_ROUTE, STEROIDS, Drug, Route
 from pathway.episode import DoseRecord, Episode
 from pathway.errors import Violation
@@ -65,25 +65,43 @@ def _v(rule: str, message: str, *, overridable: bool = False, earliest_at: datet
 # -- state of the episode (shared by rules, routes and recommendations) --------------------------
 
 def latest_crs(ep: Episode) -> int | None:
-    return ep.latest.crs_grade if ep.latest else None
+    """The latest *assessed* CRS grade (None: never assessed). A not-assessed observation adds nothing."""
+    return ep.crs.grade if ep.crs else None
 
 
 def latest_icans(ep: Episode) -> int | None:
-    return ep.latest.icans_grade if ep.latest else None
+    return ep.icans.grade if ep.icans else None
+
+
+def at_least(grade: int | None, threshold: int) -> bool:
+    """grade >= threshold, where a not-assessed grade (None) is never at least anything, nor 0."""
+    return grade is not None and grade >= threshold
+
+
+def assessed_at(ep: Episode) -> datetime | None:
+    """When the grades the rules read were last assessed (either domain)."""
+    times = [a.at for a in (ep.crs, ep.icans) if a is not None]
+    return max(times) if times else None
 
 
 def improved_since(baseline: int | None, ep: Episode) -> bool:
-    """Improvement: the latest CRS grade is lower than the baseline (CLINICAL.md §7)."""
-    current = latest_crs(ep)
+    """Improvement: the worse of CRS and ICANS is lower than at the baseline (CLINICAL.md §7)."""
+    current = ep.severity
     return baseline is not None and current is not None and current < baseline
 
 
 def worse_since(baseline: int | None, ep: Episode) -> bool:
-    current = latest_crs(ep)
+    current = ep.severity
     return baseline is not None and current is not None and current > baseline
 
 
+def grade_4(ep: Episode) -> bool:
+    """CRS grade 4 or ICANS grade 4: escalated steroid is allowed at once (CLINICAL.md §4, §8)."""
+    return latest_crs(ep) == 4 or latest_icans(ep) == 4
+
+
 def toci_indicated(ep: Episode, at: datetime) -> bool:
+    """CRS grade 2+, or persistent grade-1 fever; never for ICANS without CRS (CLINICAL.md §3, §8)."""
     crs = latest_crs(ep)
     if crs is None:
         return False
@@ -97,17 +115,17 @@ def toci_indicated(ep: Episode, at: datetime) -> bool:
 def toci_persisting(ep: Episode) -> bool:
     """CRS grade >= 2 still present >= 8 h after the last tocilizumab dose, without improvement."""
     doses = ep.toci_doses
-    if not doses or ep.latest is None or ep.latest.crs_grade < 2:
+    if not doses or ep.crs is None or ep.crs.grade < 2:
         return False
     last = doses[-1]
-    return (ep.latest.at - last.at >= timedelta(hours=ep.policy.steroid_after_toci_h)
-            and not improved_since(last.crs_grade_at_dose, ep))
+    return (ep.crs.at - last.at >= timedelta(hours=ep.policy.steroid_after_toci_h)
+            and not improved_since(last.severity_at_dose, ep))
 
 
 def steroid_indicated(ep: Episode) -> bool:
     p = ep.policy
-    crs, icans = latest_crs(ep) or 0, latest_icans(ep) or 0
-    return crs >= p.steroid_min_crs_grade or icans >= p.steroid_min_icans_grade or toci_persisting(ep)
+    return (at_least(latest_crs(ep), p.steroid_min_crs_grade) or at_least(latest_icans(ep), p.steroid_min_icans_grade)
+            or toci_persisting(ep))
 
 
 def escalation_clock(ep: Episode) -> datetime | None:
@@ -118,16 +136,17 @@ def escalation_clock(ep: Episode) -> datetime | None:
 
 
 def escalation_allowed(ep: Episode) -> bool:
-    """Grade 4, worsening since steroid start, or the window passed without improvement (CLINICAL.md §4)."""
-    if latest_crs(ep) == 4:
+    """Grade 4 (CRS or ICANS), worsening since steroid start, or the window passed without improvement."""
+    if grade_4(ep):
         return True
     if ep.state is not State.STEROID:
         return ep.state in (State.ESCALATED_STEROID, State.REFRACTORY, State.RESOLVED)
-    if worse_since(ep.steroid_start_crs_grade, ep):
+    if worse_since(ep.steroid_start_severity, ep):
         return True
     ends = escalation_clock(ep)
-    return (ends is not None and ep.latest is not None and ep.latest.at >= ends
-            and not improved_since(ep.phase_start_crs_grade, ep))
+    seen = assessed_at(ep)
+    return (ends is not None and seen is not None and seen >= ends
+            and not improved_since(ep.phase_start_severity, ep))
 
 
 def refractory_prerequisites(ep: Episode) -> bool:
@@ -203,7 +222,7 @@ def check_toci_count(c: Context) -> Violation | None:
 def check_toci_indication(c: Context) -> Violation | None:
     if not toci_indicated(c.episode, c.at):
         crs = latest_crs(c.episode)
-        seen = "no observation on record" if crs is None else f"latest CRS grade is {crs}"
+        seen = "no assessed CRS grade on record" if crs is None else f"latest assessed CRS grade is {crs}"
         return _v("TOCI_INDICATION", f"tocilizumab needs CRS grade 2 or more; {seen}", overridable=True)
     return None
 
@@ -267,18 +286,56 @@ def check_refractory_order(c: Context) -> Violation | None:
               overridable=True)
 
 
+def check_steroid_per_kg(c: Context) -> Violation | None:
+    """The policy's per-kg ceiling (binds for children): dexamethasone a dose, methylprednisolone a day."""
+    d = c.dose
+    if d is None or d.drug not in STEROIDS:
+        return None
+    weight = c.episode.weight_kg
+    if d.drug is Drug.DEXAMETHASONE:
+        ceiling = steroid_per_kg_ceiling_mg(d.drug, weight, c.policy)
+        if d.dose_mg > ceiling:
+            return _v("STEROID_DOSE_PER_KG", f"dexamethasone {d.dose_mg:g} mg is above the per-kg ceiling of "
+                      f"{ceiling:g} mg a dose ({c.policy.dexamethasone_max_mg_per_kg_dose:g} mg/kg × {weight:g} kg)",
+                      overridable=True, limit_mg=ceiling)
+        return None
+    per_day = steroid_day_ceiling_mg(d.drug, weight, c.policy)
+    total = sum(x.dose_mg for x in c.doses_within(d.drug, DAY)) + d.dose_mg
+    if per_day is not None and total > per_day:
+        return _v("STEROID_DOSE_PER_KG", f"methylprednisolone would total {total:g} mg in 24 hours, above the per-kg "
+                  f"ceiling of {per_day:g} mg a day ({c.policy.methylprednisolone_max_mg_per_kg_day:g} mg/kg × "
+                  f"{weight:g} kg)", overridable=True, limit_mg=per_day)
+    return None
+
+
 def check_resolve(c: Context) -> Violation | None:
+    """Fully assessed zeros for the window (the streak), and a current one: the latest observation within
+    the reassessment interval, so a lone old observation cannot vouch for the hours since (nothing seen)."""
     ep = c.episode
     ready = resolution_at(ep)
-    if ready is not None and ep.latest is not None and c.at >= ready:
+    current = ep.latest is not None and c.at - ep.latest.at <= timedelta(hours=ep.policy.reassess_h_otherwise)
+    if ready is not None and current and c.at >= ready:
         return None
     if ep.latest is None:
         why = "no observation on record"
     elif ready is None:
-        why = f"latest grades are CRS {ep.latest.crs_grade}, ICANS {ep.latest.icans_grade}"
+        crs, icans = ep.latest.crs_grade, ep.latest.icans_grade
+        grades = f"latest grades are CRS {_grade_text(crs)}, ICANS {_grade_text(icans)}"
+        if crs == 0 and icans == 0:
+            grades += " but not fully assessed (CRS: temperature and oxygen; ICANS: screen and consciousness)"
+        why = grades
+    elif not current:
+        why = (f"the latest observation is more than {ep.policy.reassess_h_otherwise:g} hours old: reassess before "
+               "resolving")
     else:
-        why = "grade 0 has not yet held for the resolution window"
-    return _v("RESOLVE_CRITERIA", f"resolution criteria do not hold: {why}", overridable=True, earliest_at=ready)
+        why = "fully assessed grade 0 has not yet held for the resolution window"
+    waiting = ready is not None and c.at < ready  # only time passing lets it through
+    return _v("RESOLVE_CRITERIA", f"resolution criteria do not hold: {why}", overridable=True,
+              earliest_at=ready if waiting else None)
+
+
+def _grade_text(grade: int | None) -> str:
+    return "not assessed" if grade is None else str(grade)
 
 
 CHECKS: dict[str, Callable[[Context], Violation | None]] = {
@@ -291,6 +348,7 @@ CHECKS: dict[str, Callable[[Context], Violation | None]] = {
     "TOCI_INDICATION": check_toci_indication,
     "STEROID_DOSE_MAX": check_steroid_dose,
     "STEROID_INDICATION": check_steroid_indication,
+    "STEROID_DOSE_PER_KG": check_steroid_per_kg,
     "ESCALATION_ORDER": check_escalation_order,
     "REFRACTORY_ORDER": check_refractory_order,
     "RESOLVE_CRITERIA": check_resolve,
@@ -302,7 +360,7 @@ STRUCTURAL_RULES = frozenset({"EPISODE_CLOSED", "PATHWAY_TRANSITION"})
 # -- routing guards (which destination an allowed step takes) ------------------------------------
 
 ROUTES: dict[str, Callable[[Context], bool]] = {
-    "crs_grade_4": lambda c: latest_crs(c.episode) == 4,
+    "grade_4": lambda c: grade_4(c.episode),
     "refractory_prerequisites": lambda c: refractory_prerequisites(c.episode),
 }
 
@@ -311,16 +369,18 @@ ROUTES: dict[str, Callable[[Context], bool]] = {
 
 def _toci_repeat(ep: Episode, now: datetime) -> bool:
     doses = ep.toci_doses
-    return bool(doses) and toci_indicated(ep, now) and not improved_since(doses[-1].crs_grade_at_dose, ep)
+    return bool(doses) and toci_indicated(ep, now) and not improved_since(doses[-1].severity_at_dose, ep)
 
 
 def _refractory_due(ep: Episode, now: datetime) -> bool:
-    if ep.phase_started_at is None or ep.latest is None:
+    if ep.phase_started_at is None or ep.severity is None:
         return False
-    if worse_since(ep.phase_start_crs_grade, ep):
+    if worse_since(ep.phase_start_severity, ep):
         return True
     ends = ep.phase_started_at + timedelta(hours=ep.policy.refractory_window_h)
-    return ep.latest.at >= ends and not improved_since(ep.phase_start_crs_grade, ep) and (latest_crs(ep) or 0) >= 1
+    seen = assessed_at(ep)
+    return (seen is not None and seen >= ends and not improved_since(ep.phase_start_severity, ep)
+            and at_least(ep.severity, 1))
 
 
 def _last_steroid(ep: Episode) -> Drug | None:
@@ -328,21 +388,86 @@ def _last_steroid(ep: Episode) -> Drug | None:
     return steroids[-1].drug if steroids else None
 
 
+def _escalated_course_running(ep: Episode, now: datetime) -> bool:
+    """Within the escalated course's days (1000 mg/day × 3 days) since its first dose."""
+    start = ep.escalated_started_at
+    return start is not None and now - start < timedelta(days=ep.policy.escalated_course_days)
+
+
+def _taper_now(ep: Episode, now: datetime) -> bool:
+    """A steroid course steps down: its days are done, or the worse grade is 1 or less (ASCO-2021: taper once
+    ICANS <= grade 1). The taper follows the steroid last given."""
+    if not ep.steroid_given:
+        return False
+    start = ep.escalated_started_at
+    done = start is not None and now - start >= timedelta(days=ep.policy.escalated_course_days)
+    return done or (ep.severity is not None and ep.severity <= 1)
+
+
+def _hypotensive(ep: Episode) -> bool:
+    return ep.hypotensive_at is not None
+
+
+def _on_vasopressor(ep: Episode) -> bool:
+    return ep.on_vasopressor
+
+
+def fluids_failed(ep: Episode) -> bool:
+    """Hypotension persisting after the policy's boluses within its window (CLINICAL.md §9)."""
+    p, boluses = ep.policy, ep.fluid_boluses
+    if ep.hypotensive_at is None or len(boluses) < p.fluid_boluses_before_vasopressor:
+        return False
+    return (boluses[-1] - boluses[0] <= timedelta(hours=p.fluid_bolus_window_h)
+            and ep.hypotensive_at > boluses[-1])
+
+
+def _fluid_bolus_due(ep: Episode, now: datetime) -> bool:
+    """Hypotensive, no vasopressor, fluids not yet failed, and no bolus since it was seen."""
+    if not _hypotensive(ep) or _on_vasopressor(ep) or fluids_failed(ep):
+        return False
+    return not ep.fluid_boluses or ep.fluid_boluses[-1] < ep.hypotensive_at  # type: ignore[operator]
+
+
+def _seizure_on_record(ep: Episode) -> bool:
+    """A seizure recorded in this episode (a later observation that does not mention one does not erase it)."""
+    return ep.seizure_at is not None
+
+
+def _steroid_by_icans_only(ep: Episode, grade: int) -> bool:
+    """ICANS at `grade` sets the steroid, with no CRS grade that calls for a stronger one (§8)."""
+    return latest_icans(ep) == grade and not at_least(latest_crs(ep), 4)
+
+
 CONDITIONS: dict[str, Callable[[Episode, datetime], bool]] = {
     "toci_doses_below_policy_max": lambda ep, now: len(ep.toci_doses) < ep.policy.toci_max_doses_episode,
-    "crs_grade_2_plus": lambda ep, now: (latest_crs(ep) or 0) >= 2,
-    "crs_grade_3_plus": lambda ep, now: (latest_crs(ep) or 0) >= 3,
+    "crs_grade_2_plus": lambda ep, now: at_least(latest_crs(ep), 2),
+    "crs_grade_3_plus": lambda ep, now: at_least(latest_crs(ep), 3),
     "crs_grade_4": lambda ep, now: latest_crs(ep) == 4,
-    "fever_on_record": lambda ep, now: ep.latest is not None and ep.latest.fever is True,
+    "grade_4": lambda ep, now: grade_4(ep),
+    "icans_grade_1_plus": lambda ep, now: at_least(latest_icans(ep), 1),
+    "icans_grade_2_plus": lambda ep, now: at_least(latest_icans(ep), 2),
+    "icans_grade_3_plus": lambda ep, now: at_least(latest_icans(ep), 3),
+    "icans_grade_3_steroid": lambda ep, now: _steroid_by_icans_only(ep, 3),
+    "icans_grade_4": lambda ep, now: latest_icans(ep) == 4,
+    "seizure_on_record": lambda ep, now: _seizure_on_record(ep),
+    "fever_on_record": lambda ep, now: ep.fever_since is not None,  # until a recorded temperature is afebrile
     "steroid_on_record": lambda ep, now: ep.steroid_given,
+    "fluid_bolus_due": _fluid_bolus_due,
+    "fluids_failed": lambda ep, now: fluids_failed(ep),
+    "fluids_failed_no_vasopressor": lambda ep, now: fluids_failed(ep) and not _on_vasopressor(ep),
     "toci_indicated": lambda ep, now: toci_indicated(ep, now),
     "toci_repeat_indicated": _toci_repeat,
     "steroid_indicated": lambda ep, now: steroid_indicated(ep),
     "escalation_due": lambda ep, now: escalation_allowed(ep),
-    "standard_course_continues": lambda ep, now: not escalation_allowed(ep) and (latest_crs(ep) or 0) >= 1,
+    "standard_course_continues": lambda ep, now: not escalation_allowed(ep) and at_least(ep.severity, 2),
+    "escalation_pending": lambda ep, now: not escalation_allowed(ep) and at_least(ep.severity, 1),
     "refractory_due": _refractory_due,
-    "escalated_course_continues": lambda ep, now: not _refractory_due(ep, now) and (latest_crs(ep) or 0) >= 1,
-    "anakinra_course_continues": lambda ep, now: bool(ep.doses_of(Drug.ANAKINRA)) and (latest_crs(ep) or 0) >= 1,
+    "escalated_course_continues": lambda ep, now: (_escalated_course_running(ep, now) and at_least(ep.severity, 2)),
+    "refractory_pending": lambda ep, now: not _refractory_due(ep, now) and at_least(ep.severity, 1),
+    "methylprednisolone_step_down": lambda ep, now: (_taper_now(ep, now)
+                                                     and _last_steroid(ep) is Drug.METHYLPREDNISOLONE),
+    "dexamethasone_step_down": lambda ep, now: _taper_now(ep, now) and _last_steroid(ep) is Drug.DEXAMETHASONE,
+    "anakinra_course_continues": lambda ep, now: bool(ep.doses_of(Drug.ANAKINRA)) and at_least(ep.severity, 1),
     "refractory_still_due": lambda ep, now: (_refractory_due(ep, now) and not ep.doses_of(Drug.SILTUXIMAB)),
     "methylprednisolone_taper_due": lambda ep, now: _last_steroid(ep) is Drug.METHYLPREDNISOLONE,
     "dexamethasone_taper_due": lambda ep, now: _last_steroid(ep) is Drug.DEXAMETHASONE,

@@ -16,9 +16,9 @@ from pathway.commands import AdministerDose, Close, OpenEpisode, RecordAction, R
 from pathway.dosing import DOSE_LIMITS, steroid_intensity
 from pathway.drugs import REFRACTORY_DRUGS, STEROIDS, Drug
 from pathway.episode import Episode
-from pathway.errors import Refused, Violation
+from pathway.errors import Invalid, Refused, Violation
 from pathway.events import Event, Override
-from pathway.grading import crs_grade, icans_grade
+from pathway.grading import crs_grade, icans_grade, uses_capd
 from pathway.guards import CHECKS, ROUTES, STRUCTURAL_RULES, Context, future_violation
 from pathway.table import transition_specs
 from states import DRUG_RULES, INITIAL, PATHWAY, STEP_RULES, State
@@ -127,7 +127,7 @@ def _data(command: StepCommand, ctx: Context) -> dict[str, Any]:
     if isinstance(command, RecordObservation):
         obs = command.observation
         crs = crs_grade(obs, ep.policy, fever_masked=ep.fever_masked)
-        icans = icans_grade(obs, age_years=ep.age_years)
+        icans = icans_grade(obs, age_years=ep.age_years, policy=ep.policy)
         return {"observation": obs.inputs(), "crs_grade": crs.grade, "icans_grade": icans.grade,
                 "crs_basis": crs.basis(), "icans_basis": icans.basis()}
     if isinstance(command, AdministerDose):
@@ -139,10 +139,28 @@ def _data(command: StepCommand, ctx: Context) -> dict[str, Any]:
     return {}
 
 
+def check_screen(episode: Episode, command: StepCommand) -> None:
+    """The ICANS screen must fit the patient's age (CLINICAL.md §2b): the wrong one is invalid input.
+
+    Not a rule (nothing to override, nothing to log): the observation cannot be graded as typed.
+    """
+    if not isinstance(command, RecordObservation):
+        return
+    obs, policy = command.observation, episode.policy
+    child = uses_capd(episode.age_years, policy)
+    if child and obs.ice_score is not None:
+        raise Invalid(f"the ICE score is not used under {policy.capd_below_age_years:g} years: record the "
+                      "CAPD with --capd N (0–32) or --capd unable")
+    if not child and obs.capd_recorded:
+        raise Invalid(f"the CAPD is for children under {policy.capd_below_age_years:g} years: record the ICE "
+                      "score with --ice N (0–10)")
+
+
 def decide(episode: Episode, command: StepCommand, now: datetime) -> Event:
     """The event this command makes, or Refused naming every rule it breaks. Pure."""
     if command.episode_id != episode.id:
         raise ValueError("command is for another episode")
+    check_screen(episode, command)
     ctx = Context(episode, command, as_utc(now))
     trigger = trigger_for(command, episode)
     found = _violations(ctx, trigger)

@@ -54,14 +54,24 @@ class Observation(BaseModel):
     seizure: Seizure | None = None
     motor_weakness: bool = Field(default=False, description="deep focal motor weakness")
     cerebral_edema: CerebralEdema | None = None
+    capd_score: int | None = Field(default=None, ge=0, le=32, description="CAPD total (children, ICANS)")
+    capd_unable: bool = Field(default=False, description="unable to perform the CAPD (grade 4 domain)")
 
     @model_validator(mode="after")
     def _consistent(self) -> "Observation":
+        if self.capd_unable and self.capd_score is not None:
+            raise ValueError("capd is either a score or 'unable', not both")
+        if self.ice_score is not None and (self.capd_score is not None or self.capd_unable):
+            raise ValueError("record either an ICE score or a CAPD (the policy's CAPD age decides which), not both")
         if self.o2_flow_lpm is not None and self.o2_device in (None, O2Device.ROOM_AIR):
             raise ValueError("o2_flow_lpm needs an oxygen device other than room-air")
         if self.fio2 is not None and self.fio2 > 0.21 and self.o2_device in (None, O2Device.ROOM_AIR):
             raise ValueError("fio2 above 0.21 needs an oxygen device other than room-air")
         return self
+
+    @property
+    def capd_recorded(self) -> bool:
+        return self.capd_score is not None or self.capd_unable
 
     def inputs(self) -> dict[str, object]:
         """The inputs that were actually recorded (for the basis of a grade)."""

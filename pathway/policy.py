@@ -48,6 +48,8 @@ class Policy(BaseModel):
     fever_threshold_c: float = Field(default=38.0, ge=37.5, le=39.0)
     fever_comparator: Literal[">=", ">"] = ">="
     high_flow_above_lpm: float = Field(default=6.0, gt=0, le=15)
+    # §2b children: CAPD instead of ICE below this age (ASCO-2021: < 12 years)
+    capd_below_age_years: float = Field(default=12.0, ge=0, le=25)
 
     # §3 tocilizumab
     toci_mg_per_kg: float = Field(default=8.0, gt=0)
@@ -68,6 +70,13 @@ class Policy(BaseModel):
     standard_methylprednisolone_mg_per_kg: float = Field(default=2.0, gt=0)
     methylprednisolone_escalated_mg: float = Field(default=1000.0, gt=0)
     methylprednisolone_escalated_every_h: float = Field(default=24.0, gt=0)
+    escalated_course_days: float = Field(default=3.0, gt=0)  # 1000 mg/day × 3 days, then taper
+    # §4 per-kg ceilings (secondary: a site must review them against PALISI-2019); rule STEROID_DOSE_PER_KG
+    dexamethasone_max_mg_per_kg_dose: float = Field(default=0.5, gt=0)
+    methylprednisolone_max_mg_per_kg_day: float = Field(default=30.0, gt=0)
+    # §8 ICANS grade 3: methylprednisolone 1 mg/kg every 12 h, the alternative to dexamethasone
+    icans3_methylprednisolone_mg_per_kg: float = Field(default=1.0, gt=0)
+    icans3_methylprednisolone_every_h: float = Field(default=12.0, gt=0)
     escalation_window_h: float = Field(default=24.0, gt=0)
 
     # §5 refractory
@@ -78,8 +87,13 @@ class Policy(BaseModel):
     anakinra_adult_age_years: float = Field(default=18.0, ge=0)
     siltuximab_mg_per_kg: float = Field(default=11.0, gt=0)
 
+    # §9 hypotension: a vasopressor after this many fluid boluses within the window, still hypotensive
+    fluid_boluses_before_vasopressor: int = Field(default=2, ge=1, le=5)
+    fluid_bolus_window_h: float = Field(default=6.0, gt=0)
+
     # §7 time
-    reassess_h_grade2_plus: float = Field(default=4.0, gt=0)
+    reassess_h_grade2_plus: float = Field(default=4.0, gt=0)  # while CRS grade >= 2
+    reassess_h_icans: float = Field(default=8.0, gt=0)  # while ICANS grade >= 1 (NCCN: neuro at least twice daily)
     reassess_h_otherwise: float = Field(default=12.0, gt=0)
     resolution_window_h: float = Field(default=24.0, gt=0)
 

@@ -13,7 +13,7 @@ from typing import Iterable
 
 from pathway.commands import AdministerDose, Close, OpenEpisode, RecordAction, RecordObservation, Resolve, StepCommand
 from pathway.episode import Episode, apply
-from pathway.errors import Refused
+from pathway.errors import Invalid, Refused
 from pathway.events import Event
 from pathway.machine import decide, decide_open
 from pathway.policy import Policy
@@ -61,7 +61,7 @@ def redecide(episode: Episode | None, event: Event, expected_seq: int) -> str | 
             again = decide(episode, command, event.recorded_at)
     except Refused as refused:
         return f"the pathway refuses this step on replay ({', '.join(refused.rules)})"
-    except (ValueError, KeyError, TypeError, AttributeError) as err:
+    except (Invalid, ValueError, KeyError, TypeError, AttributeError) as err:
         # the error's text may quote stored values: name only its kind (no patient data in output)
         return f"the event cannot be replayed ({type(err).__name__})"
     if again != event:

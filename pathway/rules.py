@@ -33,25 +33,31 @@ _RULES = (
          "Tocilizumab doses must be at least 8 hours apart.", ("LABEL-TOCI", "NCCN-2026", "ASCO-2021")),
     Rule("TOCI_MAX_DOSES", Kind.MIXED,
          "No more than 3 tocilizumab doses in 24 hours or 4 in an episode (hard); no more than the policy's "
-         "own maximum per episode, default 2 (overridable).", ("LABEL-TOCI", "NCCN-2026", "SEED-000")),
+         "own maximum per episode, default 2 (overridable).", ("LABEL-TOCI", "NCCN-2026")),
     Rule("TOCI_INDICATION", Kind.OVERRIDABLE,
          "Tocilizumab needs CRS grade 2 or more on record, or grade 1 with fever persisting beyond the policy's "
-         "window; it does not treat ICANS alone.", ("ASTCT-2019", "NCCN-2026", "ASCO-2021", "SEED-000")),
+         "window; it does not treat ICANS alone.", ("ASTCT-2019", "NCCN-2026", "ASCO-2021")),
     Rule("STEROID_INDICATION", Kind.OVERRIDABLE,
          "A corticosteroid needs CRS grade 3 or more, CRS grade 2 or more persisting 8 hours after tocilizumab "
          "without improvement, ICANS grade 2 or more, or a steroid course already under way.",
-         ("CARTOX-2018", "ASCO-2021", "NCCN-2026", "SEED-000")),
+         ("CARTOX-2018", "ASCO-2021", "NCCN-2026")),
     Rule("STEROID_DOSE_MAX", Kind.HARD,
          "Dexamethasone may not exceed 20 mg a dose; methylprednisolone 1000 mg a dose or 2000 mg in 24 hours.",
-         ("CARTOX-2018", "NCCN-2026", "SEED-000")),
+         ("CARTOX-2018", "NCCN-2026")),
+    Rule("STEROID_DOSE_PER_KG", Kind.OVERRIDABLE,
+         "A steroid dose may not exceed the policy's per-kg ceiling (default dexamethasone 0.5 mg/kg a dose, "
+         "methylprednisolone 30 mg/kg in 24 hours): it binds for children; the absolute limits stay.",
+         ("PALISI-2019", "ASCO-2021", "NCI-2016")),
     Rule("ESCALATION_ORDER", Kind.OVERRIDABLE,
-         "Escalated steroid comes after 24 hours of standard steroid without improvement, unless CRS is grade 4 "
-         "or worsening since the steroid started.", ("CARTOX-2018", "NCCN-2026", "SEED-000")),
+         "Escalated steroid comes after 24 hours of standard steroid without improvement, unless CRS or ICANS "
+         "is grade 4 or the worse of them has risen since the steroid started.", ("CARTOX-2018", "NCCN-2026")),
     Rule("REFRACTORY_ORDER", Kind.OVERRIDABLE,
          "A refractory-line drug (anakinra, siltuximab, ruxolitinib, cyclophosphamide) comes only after "
-         "tocilizumab and a corticosteroid have both been given.", ("ASCO-2021", "NCCN-2026", "SEED-000")),
+         "tocilizumab and a corticosteroid have both been given.", ("ASCO-2021", "NCCN-2026")),
     Rule("RESOLVE_CRITERIA", Kind.OVERRIDABLE,
-         "An episode resolves when CRS and ICANS have been grade 0 on every observation for the last 24 hours.",
+         "An episode resolves when CRS and ICANS have been grade 0, each fully assessed (CRS: temperature and "
+         "oxygen; ICANS: ICE or CAPD, and consciousness), on every observation for the last 24 hours, "
+         "the latest of them within the reassessment interval (12 hours); a not-assessed grade never counts as 0.",
          ("ASTCT-2019",)),
     Rule("DOSE_MAX", Kind.HARD,
          "Anakinra may not exceed 100 mg a dose or 400 mg in 24 hours; siltuximab 11 mg/kg + 10% (a dose or "

@@ -1,4 +1,7 @@
-"""The source keys every rule and recommendation cites (CLINICAL.md, Sources)."""
+"""The source keys every rule and recommendation cites: published guidelines only.
+
+The clinical answers this project was born from are test provenance (tests/scenarios), never a
+source shown to a clinician (HAZARDS H14)."""
 
 SOURCES: dict[str, str] = {
     "ASTCT-2019": "Lee DW et al. ASTCT consensus grading for CRS and neurologic toxicity. "
@@ -12,7 +15,10 @@ SOURCES: dict[str, str] = {
     "LABEL-TOCI": "Tocilizumab (Actemra) and tisagenlecleucel (Kymriah, 2017) US prescribing information, CRS "
                   "dosing; Le RQ et al. FDA approval summary, Oncologist 2018;23:943–947.",
     "ANAK-PED": "Shah NN et al. Blood Adv 2022;6:3398, Table 1.",
-    "SEED-000": "Clinical answer 000: post-haplo HSCT, dyskeratosis congenita, grade 3 CRS (shared/seeds).",
-    "SEED-001": "Clinical answer 001: persistent CRS with oxygen need (shared/seeds).",
-    "CONTRACT": "The crs command-line contract (shared/CONTRACT.md): time and episode rules.",
+    "NCI-2016": "Brudno JN, Kochenderfer JN. Toxicities of chimeric antigen receptor T cells: recognition and "
+                "management. Blood 2016;127:3321–3330.",
+    "PALISI-2019": "Mahadeo KM et al. Management guidelines for paediatric patients receiving CAR T cell therapy. "
+                   "Nat Rev Clin Oncol 2019;16:45–63.",
+    "TRAUBE-2014": "Traube C et al. Cornell Assessment of Pediatric Delirium. Crit Care Med 2014;42:656–663.",
+    "CONTRACT": "The crs command contract (README, 'Time' and 'Exit codes'): time and episode rules.",
 }

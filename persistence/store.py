@@ -20,7 +20,7 @@ from pathway.service import RefusalRecord
 from persistence.engines import WRITE, make_engine, parse_url, sqlite_path
 from persistence.rows import EVENT_COLUMNS, REFUSAL_COLUMNS, StoredEvent, event_from_row, refusal_from_row
 from persistence.schema import ensure_schema
-from persistence.unit_of_work import SqlUnitOfWork, conflict_or_none, held_connections
+from persistence.unit_of_work import SqlUnitOfWork, conflict_or_none, held_connections, read_snapshot
 
 __all__ = ["Store", "StoredEvent", "default_url", "reset_process_cache"]
 
@@ -112,14 +112,15 @@ class Store:
             snapshot = conn.execute(text("SELECT snapshot FROM episode WHERE id = :id"), {"id": episode_id}).scalar()
         if snapshot is None:
             raise NotFound(f"no episode {episode_id}")
-        return Episode.model_validate_json(snapshot)
+        return read_snapshot(snapshot, episode_id)
 
     def episodes(self, state: str | None = None) -> list[Episode]:
         """Every episode (or those in `state`), oldest first."""
-        sql = "SELECT snapshot FROM episode" + (" WHERE state = :state" if state else "") + " ORDER BY opened_at, id"
+        sql = ("SELECT id, snapshot FROM episode" + (" WHERE state = :state" if state else "")
+               + " ORDER BY opened_at, id")
         with self.reading() as conn:
-            rows = conn.execute(text(sql), {"state": state} if state else {}).scalars().all()
-        return [Episode.model_validate_json(snapshot) for snapshot in rows]
+            rows = conn.execute(text(sql), {"state": state} if state else {}).all()
+        return [read_snapshot(snapshot, episode_id) for episode_id, snapshot in rows]
 
     def history(self, episode_id: str) -> list[StoredEvent]:
         """The episode's events in order, with their chain links."""

@@ -20,12 +20,13 @@ import weakref
 from collections import OrderedDict
 from typing import Any
 
+from pydantic import ValidationError
 from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import IntegrityError as DbIntegrityError
 
 from pathway.episode import Episode
-from pathway.errors import Conflict, NotFound
+from pathway.errors import Conflict, Invalid, NotFound
 from pathway.events import Event
 from pathway.service import RefusalRecord
 from persistence.chain import GENESIS
@@ -68,11 +69,24 @@ _PARSED_MAX = 64
 _PARSED: "OrderedDict[str, Episode]" = OrderedDict()
 
 
-def _parsed(snapshot: str) -> Episode:
-    """Episode.model_validate_json, remembered for the last few snapshot texts."""
+def read_snapshot(snapshot: str, episode_id: str) -> Episode:
+    """The episode a snapshot row encodes; one sentence (exit 2), never the row's text, if it cannot be read.
+
+    A snapshot written by an earlier pathway version (before "not assessed" grades, v2) does not fit
+    today's episode model; the events stay intact and `audit verify` reports the episode.
+    """
+    try:
+        return Episode.model_validate_json(snapshot)
+    except ValidationError:
+        raise Invalid(f"episode {episode_id} was recorded in a format this version of the pathway cannot read "
+                      "(an earlier pathway version); nothing was changed: see `crs audit verify`") from None
+
+
+def _parsed(snapshot: str, episode_id: str) -> Episode:
+    """read_snapshot, remembered for the last few snapshot texts."""
     episode = _PARSED.get(snapshot)
     if episode is None:
-        episode = Episode.model_validate_json(snapshot)
+        episode = read_snapshot(snapshot, episode_id)
         _remember(snapshot, episode)
     return episode
 
@@ -320,7 +334,7 @@ class SqlUnitOfWork:
             raise NotFound(f"no episode {episode_id}")
         version, head_hash, snapshot = row
         self._heads[episode_id] = (version, head_hash)
-        return _parsed(snapshot)
+        return _parsed(snapshot, episode_id)
 
     def append(self, event: Event, snapshot: Episode) -> None:
         if snapshot.id != event.episode_id or snapshot.version != event.seq:

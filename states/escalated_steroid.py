@@ -1,13 +1,13 @@
 """escalated_steroid: high-dose steroid; refractory therapy after 24 h without improvement."""
 
-from states.common import ACT, OBSERVE, REASSESS, RESOLUTION, TOCI_REPEAT
+from states.common import ACT, OBSERVE, REASSESS, RESOLUTION, STEROID_COURSE, TOCI_REPEAT, TOCI_REPEAT_REC
 from states.names import State
 from states.spec import Edge, Recommend, StateSpec, TimedGuard
 
 SPEC = StateSpec(
     state=State.ESCALATED_STEROID,
     meaning="Escalated steroid (dexamethasone 20 mg IV q6h, or methylprednisolone 1000 mg/day × 3 days). "
-            "Refractory therapy after 24 h without improvement.",
+            "Refractory therapy is added after 24 h without improvement; the steroid course continues.",
     edges=(
         OBSERVE,
         ACT,
@@ -21,20 +21,17 @@ SPEC = StateSpec(
     ),
     timed=(
         TimedGuard("refractory window ends", "phase_start", "refractory_window_h",
-                   "refractory therapy becomes due if there is no improvement"),
+                   "refractory therapy becomes due if there is no improvement", only_if="refractory_pending"),
         TOCI_REPEAT,
-        REASSESS, RESOLUTION,
+        *REASSESS, RESOLUTION,
     ),
     recommends=(
-        Recommend("REC_REFRACTORY_ANAKINRA", "give", "refractory_due",
-                  "no improvement after 24 h of escalated steroid: refractory therapy",
-                  ("NCCN-2026", "ASCO-2021", "SEED-001"), regimen="anakinra", priority=15),
-        Recommend("REC_REFRACTORY_SILTUXIMAB", "give", "refractory_due",
-                  "no improvement after 24 h of escalated steroid: refractory therapy (alternative IL-6 antagonist)",
-                  ("CARTOX-2018", "SEED-000", "SEED-001"), regimen="siltuximab", priority=16),
-        Recommend("REC_STEROID_ESCALATED_CONTINUE", "give", "escalated_course_continues",
-                  "escalated steroid course continues", ("NCCN-2026", "SEED-000"),
-                  regimen="methylprednisolone_escalated", priority=25),
+        *STEROID_COURSE,
+        Recommend("REC_REFRACTORY", "give", "refractory_due",
+                  "no improvement after 24 h of escalated steroid (or worsening): add refractory therapy, "
+                  "anakinra or siltuximab", ("NCCN-2026", "ASCO-2021", "CARTOX-2018"), regimen="anakinra",
+                  alternatives=("siltuximab",), priority=15),
+        TOCI_REPEAT_REC,
     ),
-    citations=("NCCN-2026", "CARTOX-2018", "SEED-000", "SEED-001"),
+    citations=("NCCN-2026", "CARTOX-2018", "ASCO-2021"),
 )

@@ -15,7 +15,7 @@ SPEC = StateSpec(
         Edge("give_escalated_steroid", ("STEROID_INDICATION",), note="taper (methylprednisolone 250 mg q12h)"),
         Edge("close", to=State.CLOSED),
     ),
-    timed=(REASSESS,),
+    timed=(*REASSESS,),
     recommends=(
         Recommend("REC_TAPER_METHYLPREDNISOLONE", "give", "methylprednisolone_taper_due",
                   "resolved after methylprednisolone: taper", ("ASCO-2021", "NCCN-2026"),

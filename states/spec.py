@@ -31,19 +31,26 @@ class TimedGuard:
     """A clock that starts at an event and runs for a policy duration (clinical time only)."""
 
     name: str
-    starts_at: str  # a named moment: "last_tocilizumab", "phase_start", "latest_observation", ...
+    starts_at: str  # a named moment: "last_tocilizumab", "phase_start", "latest_assessment", ...
     hours_field: str  # the Policy field holding the duration
     what: str
     rule: str | None = None
     only_if: str | None = None  # a condition (pathway/guards.py) that must hold for the timer to matter
+    deadline: bool = False  # something expected by then (shown as overdue once past), not something allowed
 
 
 @dataclass(frozen=True)
 class Recommend:
-    """A next step this state recommends when its condition holds (all named in pathway/guards.py)."""
+    """A next step this state recommends when its condition holds (all named in pathway/guards.py).
+
+    kind "give" names a `regimen` (pathway/dosing.py) and, with `alternatives`, further regimens
+    offered with it as ONE step whose options are exclusive (give one, never all). kind "act" names
+    an `action`; kind "support" a measure with no command of its own (e.g. start a vasopressor).
+    At most one step per drug class is shown (one steroid regimen at a time, the most urgent).
+    """
 
     id: str
-    kind: str  # "give" | "act"
+    kind: str  # "give" | "act" | "support"
     when: str
     why: str
     citations: tuple[str, ...]
@@ -51,6 +58,12 @@ class Recommend:
     action: str | None = None
     priority: int = 50  # lower is more urgent
     again_after_h: float | None = None  # an action recorded longer ago than this is due again (daily labs)
+    alternatives: tuple[str, ...] = ()  # further regimens: one step with options
+    repeat: bool = False  # an action shown whenever its condition holds, even if recorded before (fluid bolus)
+
+    @property
+    def regimens(self) -> tuple[str, ...]:
+        return ((self.regimen,) if self.regimen else ()) + self.alternatives
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
 """tocilizumab: IL-6 blockade given; repeat if no improvement after 8 h, add steroid if it persists."""
 
-from states.common import ACT, OBSERVE, REASSESS, RESOLUTION, TOCI_REPEAT
+from states.common import ACT, OBSERVE, REASSESS, RESOLUTION, STEROID_START, TOCI_REPEAT, TOCI_REPEAT_REC
 from states.names import State
 from states.spec import Edge, Recommend, StateSpec
 
@@ -14,7 +14,7 @@ SPEC = StateSpec(
         Edge("give_tocilizumab", ("TOCI_INDICATION",), note="repeat dose"),
         Edge("give_standard_steroid", ("STEROID_INDICATION",), to=State.STEROID),
         Edge("give_escalated_steroid", ("STEROID_INDICATION", "ESCALATION_ORDER"), to=State.ESCALATED_STEROID,
-             when="crs_grade_4", otherwise=State.STEROID),
+             when="grade_4", otherwise=State.STEROID),
         Edge("give_refractory", ("REFRACTORY_ORDER",), to=State.REFRACTORY, when="refractory_prerequisites",
              otherwise=None, note="out of order (override): recorded as a deviation, steroids still next"),
         Edge("resolve", ("RESOLVE_CRITERIA",), to=State.RESOLVED),
@@ -22,19 +22,11 @@ SPEC = StateSpec(
     ),
     timed=(
         TOCI_REPEAT,
-        REASSESS, RESOLUTION,
+        *REASSESS, RESOLUTION,
     ),
     recommends=(
-        Recommend("REC_TOCILIZUMAB_REPEAT", "give", "toci_repeat_indicated",
-                  "no improvement 8 h or more after tocilizumab: repeat dose",
-                  ("LABEL-TOCI", "NCCN-2026", "SEED-000"), regimen="tocilizumab", priority=30),
-        Recommend("REC_STEROID_STANDARD", "give", "steroid_indicated",
-                  "CRS grade 3, or grade 2 persisting after tocilizumab: add standard-dose dexamethasone",
-                  ("CARTOX-2018", "ASCO-2021", "SEED-000", "SEED-001"), regimen="dexamethasone_standard",
-                  priority=20),
-        Recommend("REC_STEROID_GRADE4", "give", "crs_grade_4",
-                  "CRS grade 4: high-dose methylprednisolone at once", ("NCCN-2026", "SEED-001"),
-                  regimen="methylprednisolone_escalated", priority=15),
+        TOCI_REPEAT_REC,
+        *STEROID_START,
     ),
-    citations=("LABEL-TOCI", "NCCN-2026", "ASCO-2021", "SEED-000"),
+    citations=("LABEL-TOCI", "NCCN-2026", "ASCO-2021"),
 )

@@ -17,6 +17,7 @@ from cli.clock import now
 from cli.context import Settings, open_store, settings, status_at, step
 from cli.options import JsonFlag
 from cli.render import console, write_json
+from cli.text import grade_text
 
 REASON = "given at referring centre before transfer"
 
@@ -133,7 +134,8 @@ def _print_step(out: Any, entry: dict[str, Any]) -> None:
         kind = "overridable, --override REASON" if entry["overridable"] else "hard limit"
         out.print(Text(f"    REFUSED by {', '.join(entry['rules'])} ({kind}{how}): {entry['message']}", style="red"))
         return
-    grades = f", CRS grade {entry['crs_grade']}, ICANS grade {entry['icans_grade']}" if "crs_grade" in entry else ""
+    grades = (f", CRS {grade_text(entry['crs_grade'])}, ICANS {grade_text(entry['icans_grade'])}"
+              if "crs_grade" in entry else "")
     out.print(Text(f"    accepted: #{entry['seq']}, state {entry['state']}{grades}", style="green"))
 
 

@@ -51,8 +51,15 @@ def _tables(described: dict[str, Any], transitions: list[dict[str, Any]], width:
     states = [state["name"] for state in described.get("states", [])]
     parts = [bold("States: " + " → ".join(states))]
     for title, rows in (("Transitions (every step also checks the step rules)", transitions),
+                        ("Timers (clinical time only; a deadline shows as overdue once past)", _timer_rows(described)),
+                        ("Recommendations by state (most urgent first; alternatives are one step)",
+                         _recommend_rows(described)),
+                        ("Supportive care in every open state (shown until recorded)",
+                         [_recommend_row(r) for r in described.get("supportive_care", [])]),
                         ("Rules", described.get("rules")),
-                        ("Hard limits (no policy or override passes them)", _limit_rows(described.get("hard_limits")))):
+                        ("Hard limits (no policy or override passes them)", _limit_rows(described.get("hard_limits"))),
+                        ("Policy (a site may change these, within the hard limits)",
+                         [{"parameter": k, "value": v} for k, v in (described.get("policy") or {}).items()])):
         if not rows:
             continue
         columns = list(dict.fromkeys(key for row in rows for key in row))
@@ -65,6 +72,31 @@ def _tables(described: dict[str, Any], transitions: list[dict[str, Any]], width:
         parts += [textwrap.fill(f"{key}: {_cell(text)}", width, initial_indent="  ", subsequent_indent="      ")
                   for key, text in items]
     return "\n".join(parts) + "\n"
+
+
+def _timer_rows(described: dict[str, Any]) -> list[dict[str, Any]]:
+    rows = []
+    for state in described.get("states", []):
+        for g in state.get("timed_guards", []):
+            hours = g.get("hours")
+            rows.append({"state": state["name"], "timer": g["name"], "from": g["starts_at"].replace("_", " "),
+                         "hours": hours if hours is not None else "4 (CRS ≥ 2), 8 (ICANS ≥ 1), else 12",
+                         "what": g["what"] + (" (deadline)" if g.get("deadline") else "")})
+    return rows
+
+
+def _recommend_row(rec: dict[str, Any]) -> dict[str, Any]:
+    if rec.get("kind") == "give":
+        what = " or ".join([rec["regimen"], *rec.get("alternatives", [])])
+    else:
+        what = f"{rec['kind']} {rec.get('action')}"
+    return {"id": rec["id"], "when": rec["when"], "step": what, "sources": rec.get("citations")}
+
+
+def _recommend_rows(described: dict[str, Any]) -> list[dict[str, Any]]:
+    return [{"state": state["name"], **_recommend_row(rec)}
+            for state in described.get("states", [])
+            for rec in sorted(state.get("recommends", []), key=lambda r: r.get("priority", 50))]
 
 
 def _limit_rows(limits: Any) -> list[dict[str, Any]]:

@@ -10,6 +10,9 @@ from cli.options import At, Episode, JsonFlag, Override
 from cli.render import emit
 from pathway.drugs import Action, Drug, Route
 
+#: Spelled here (equal to pathway.commands.MIN_DOSE_MG, a test checks) so building the app loads no pydantic.
+MIN_DOSE_MG = 0.1
+
 # The contract's observation vocabularies, spelled here so that building the app does not load the
 # pydantic observation model (start-up time); a test checks they equal pathway.observations' enums.
 O2_DEVICES = ("room-air", "nasal-cannula", "blow-by", "hfnc", "facemask", "non-rebreather", "venturi", "cpap",
@@ -54,24 +57,31 @@ def observe(
     ctx: typer.Context,
     episode: Episode,
     temp: Annotated[float | None, typer.Option("--temp", parser=values.number(30, 45, unit="°C"), metavar="C",
-                                               help="Temperature, °C (30–45).")] = None,
+                                               help="Temperature, °C (30–45); CRS is graded only with --temp "
+                                                    "and --o2.")] = None,
     hypotension: Annotated[bool, typer.Option("--hypotension",
                                               help="Hypotension not needing vasopressors.")] = False,
     vasopressors: Annotated[int, typer.Option("--vasopressors", parser=values.number(0, 6, integer=True),
                                               metavar="N", help="Vasopressors running, vasopressin not counted (0–6).")] = 0,
     vasopressin: Annotated[bool, typer.Option("--vasopressin", help="Vasopressin running.")] = False,
     o2: Annotated[O2Device | None, typer.Option("--o2", metavar="DEVICE",
-                                                help="Oxygen device: " + ", ".join(O2_DEVICES)
-                                                + ".")] = None,
+                                                help="Oxygen support: " + ", ".join(O2_DEVICES)
+                                                + " (room-air counts as recorded).")] = None,
     o2_flow: Annotated[float | None, typer.Option("--o2-flow", parser=values.number(0, 80, unit="L/min"),
                                                   metavar="LPM", help="Oxygen flow, L/min (0–80); a nasal cannula "
                                                                       "above 6 L/min counts as high flow.")] = None,
     fio2: Annotated[float | None, typer.Option("--fio2", parser=values.number(0.21, 1.0), metavar="F",
                                                help="Inspired O2 fraction (0.21–1.0).")] = None,
     ice: Annotated[int | None, typer.Option("--ice", parser=values.number(0, 10, integer=True), metavar="N",
-                                            help="ICE score for ICANS (0–10).")] = None,
+                                            help="ICE score for ICANS (0–10), from the policy's CAPD age "
+                                                 "(default 12 years) up; a younger child: --capd.")] = None,
+    capd: Annotated[Any, typer.Option("--capd", parser=values.capd, metavar="N|unable",
+                                      help="CAPD total for ICANS (0–32) in a child under the policy's CAPD age "
+                                           "(default 12 years), or 'unable' when it cannot be performed "
+                                           "(grade 4); older patients: --ice.")] = None,
     consciousness: Annotated[Consciousness | None, typer.Option(
-        "--consciousness", metavar="LEVEL", help="Level of consciousness: awake, voice, touch, unarousable.")] = None,
+        "--consciousness", metavar="LEVEL", help="Level of consciousness: awake, voice, touch, unarousable "
+                                                 "(with --ice or --capd: a full ICANS assessment).")] = None,
     seizure: Annotated[Seizure | None, typer.Option("--seizure", metavar="KIND",
                                                     help="Seizure: none, brief, prolonged.")] = None,
     motor_weakness: Annotated[bool, typer.Option("--motor-weakness", help="Deep focal motor weakness.")] = False,
@@ -80,15 +90,25 @@ def observe(
     at: At = None,
     json_out: JsonFlag = False,
 ) -> None:
-    """Record one bedside assessment, grade CRS and ICANS, and print the next steps."""
+    """Record one bedside assessment, grade CRS and ICANS, and print the next steps.
+
+    CRS is graded only with --temp and --o2 (room-air counts); ICANS only with --ice or --capd (by
+    age) or --consciousness. Otherwise that grade is not assessed (never 0) and the first next step
+    asks for what is missing.
+    """
     from pathway.commands import RecordObservation
+    from pathway.errors import Invalid
     from pathway.observations import Observation
 
     config = settings(ctx, json_out)
+    if ice is not None and capd is not None:
+        raise Invalid("--ice and --capd are two screens for the same thing: record --capd N|unable for a child "
+                      "under the policy's CAPD age (default 12 years), --ice N for anyone older, not both")
     observation = build(Observation, temp_c=temp, hypotension=hypotension, vasopressors=vasopressors,
                         vasopressin=vasopressin, o2_device=o2, o2_flow_lpm=o2_flow, fio2=fio2, ice_score=ice,
                         consciousness=consciousness, seizure=seizure, motor_weakness=motor_weakness,
-                        cerebral_edema=cerebral_edema)
+                        cerebral_edema=cerebral_edema,
+                        capd_score=capd if isinstance(capd, int) else None, capd_unable=capd == "unable")
     command = build(RecordObservation, at=when(at), actor=config.actor, episode_id=episode, observation=observation)
     result = step(config, command)
     emit(config, payloads.observed(result, status_at(result.episode, result.event.at)), "observed")
@@ -97,10 +117,11 @@ def observe(
 def give(
     ctx: typer.Context,
     episode: Episode,
-    drug: Annotated[Drug, typer.Argument(metavar="DRUG", show_default=False,
-                                         help="Drug given: " + ", ".join(d.value for d in Drug) + ".")],
-    dose_mg: Annotated[float, typer.Option("--dose-mg", parser=values.number(0, 10_000, low_open=True, unit="mg"),
-                                           metavar="X", show_default=False, help="Dose given, mg (above 0).")],
+    drug: Annotated[str, typer.Argument(metavar="DRUG", show_default=False, parser=values.drug,
+                                        help="Drug given (any case): " + ", ".join(d.value for d in Drug) + ".")],
+    dose_mg: Annotated[float, typer.Option("--dose-mg", parser=values.number(MIN_DOSE_MG, 10_000, unit="mg"),
+                                           metavar="X", show_default=False,
+                                           help=f"Dose given, mg (at least {MIN_DOSE_MG:g}: less is a typo).")],
     route: Annotated[Route | None, typer.Option("--route", metavar="ROUTE",
                                                 help="Route: iv, sc or po (default: the drug's usual route).")] = None,
     at: At = None,

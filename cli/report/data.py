@@ -1,36 +1,25 @@
 """The QA report's facts, assembled from one episode's stored history and refusal log. Pure.
 
 Everything here is derived from the events themselves (not from the snapshot's summary), so the
-report shows what the record says happened, step by step.
+report shows what the record says happened, step by step. A grade not assessed stays null here
+(the renderers say "not assessed"); the summary's maxima skip it and count it instead, never as 0.
+The guards and required actions are judged in cli/report/guards.py.
 """
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from cli import payloads
+from cli.report.guards import supportive_actions, timed_guards
+from cli.text import grade_value
 from pathway.clock import iso
 from pathway.dosing import DOSE_LIMITS
-from pathway.drugs import STEROIDS, Drug
+from pathway.drugs import Drug
 from pathway.events import Event
 from pathway.policy import HARD_LIMITS
 
 DISCLAIMER = ("This report supports quality review; it does not replace clinical judgement. Hours are "
               "computed from the clinical (effective) times on the record.")
-
-#: CLINICAL.md §6: the supportive actions each finding requires, and why.
-REQUIRED_ACTIONS: tuple[tuple[str, str, str], ...] = (
-    ("fever", "infection-workup", "fever: blood cultures, urine, chest X-ray"),
-    ("fever", "antibiotics", "fever: antibiotics if neutropenic"),
-    ("crs2", "telemetry", "CRS grade ≥ 2: continuous cardiac and pulse-oximetry monitoring"),
-    ("crs2", "labs", "CRS grade ≥ 2: daily labs"),
-    ("crs3", "icu-transfer", "CRS grade ≥ 3: ICU transfer"),
-    ("crs3", "echocardiogram", "CRS grade ≥ 3: echocardiogram"),
-    ("steroid", "antifungal-prophylaxis", "a corticosteroid was given: antifungal prophylaxis"),
-)
-
-
-def _hours(start: datetime, end: datetime) -> float:
-    return round((end - start).total_seconds() / 3600, 2)
 
 
 def assemble(episode: Any, stored: list[Any], refusals: list[Any]) -> dict[str, Any]:
@@ -38,12 +27,11 @@ def assemble(episode: Any, stored: list[Any], refusals: list[Any]) -> dict[str, 
     events: list[Event] = [item.event for item in stored]
     observations = [e for e in events if e.kind == "observe"]
     doses = [e for e in events if e.kind == "give"]
-    acts = [e for e in events if e.kind == "act"]
     grades = [_grade_row(e) for e in observations]
     deviations = [_deviation(e) for e in events if e.override is not None]
     refused = [{**(r := payloads.refusal(record)), "tried": tried(r)} for record in refusals]
-    guards = timed_guards(episode, observations, doses)
-    actions = supportive_actions(episode, observations, doses, acts)
+    guards = timed_guards(episode, events)
+    actions = supportive_actions(events)
     dose_rows = doses_against_limits(episode, doses)
     return {
         "episode": episode.id,
@@ -60,8 +48,12 @@ def assemble(episode: Any, stored: list[Any], refusals: list[Any]) -> dict[str, 
         "events": len(events),
         "last_hash": stored[-1].hash if stored else None,
         "summary": {
-            "max_crs_grade": max((g["crs_grade"] for g in grades), default=None),
-            "max_icans_grade": max((g["icans_grade"] for g in grades), default=None),
+            "max_crs_grade": max((g["crs_grade"] for g in grades if g["crs_grade"] is not None), default=None),
+            "max_icans_grade": max((g["icans_grade"] for g in grades if g["icans_grade"] is not None),
+                                   default=None),
+            "observations": len(grades),
+            "observations_crs_not_assessed": sum(1 for g in grades if g["crs_grade"] is None),
+            "observations_icans_not_assessed": sum(1 for g in grades if g["icans_grade"] is None),
             "tocilizumab_doses": sum(1 for e in doses if e.data.get("drug") == Drug.TOCILIZUMAB.value),
             "doses": len(doses),
             "deviations": len(deviations),
@@ -88,7 +80,7 @@ def _summary(event: Event) -> str:
             f"; {data['context']}" if data.get("context") else "")
     if event.kind == "observe":
         inputs = ", ".join(f"{k}={v}" for k, v in (data.get("observation") or {}).items())
-        return f"CRS {data.get('crs_grade')}, ICANS {data.get('icans_grade')} ({inputs})"
+        return f"CRS {grade_value(data.get('crs_grade'))}, ICANS {grade_value(data.get('icans_grade'))} ({inputs})"
     if event.kind == "give":
         return f"{data.get('drug')} {data.get('dose_mg'):g} mg {data.get('route', '')}".rstrip()
     if event.kind == "act":
@@ -115,6 +107,8 @@ def _grade_row(event: Event) -> dict[str, Any]:
         "fever": (data.get("crs_basis") or {}).get("fever"),
         "crs_decided_by": (data.get("crs_basis") or {}).get("decided_by"),
         "icans_decided_by": (data.get("icans_basis") or {}).get("decided_by"),
+        "crs_missing": list((data.get("crs_basis") or {}).get("missing") or []),
+        "icans_missing": list((data.get("icans_basis") or {}).get("missing") or []),
     }
 
 
@@ -167,85 +161,4 @@ def doses_against_limits(episode: Any, doses: list[Event]) -> list[dict[str, Any
         row["dose_number"] = number
         row["within_limits"] = bool(row["within_limits"]) and number <= HARD_LIMITS.toci_max_doses_episode and \
             row["doses_24h"] <= HARD_LIMITS.toci_max_doses_24h
-    return rows
-
-
-def _first(observations: list[Event], test: Any) -> Event | None:
-    return next((e for e in observations if test(e.data)), None)
-
-
-def _guard(name: str, start: datetime | None, end: datetime | None, *, target: str, ok: bool | None,
-           detail: str) -> dict[str, Any]:
-    status = "not applicable" if start is None else ("missed" if ok is False else "met" if ok else "open")
-    return {"guard": name, "from": iso(start) if start else None, "to": iso(end) if end else None,
-            "hours": _hours(start, end) if start and end else None, "target": target, "status": status,
-            "detail": detail}
-
-
-def timed_guards(episode: Any, observations: list[Event], doses: list[Event]) -> list[dict[str, Any]]:
-    """Timed expectations: when therapy followed its indication, toci intervals, reassessment gaps."""
-    policy = episode.policy
-    out: list[dict[str, Any]] = []
-    toci = [e for e in doses if e.data.get("drug") == Drug.TOCILIZUMAB]
-    steroids = [e for e in doses if e.data.get("drug") in {d.value for d in STEROIDS}]
-    for label, threshold, given, what in (("CRS grade ≥ 2 → tocilizumab", 2, toci, "tocilizumab"),
-                                          ("CRS grade ≥ 3 → corticosteroid", 3, steroids, "a corticosteroid")):
-        first = _first(observations, lambda d, t=threshold: (d.get("crs_grade") or 0) >= t)
-        start = first.at if first else None
-        earlier = any(start and e.at <= start for e in given)  # e.g. given before transfer, under override
-        after = next((e.at for e in given if start and e.at > start), None)
-        if start is None:
-            ok, end, detail = None, None, "never indicated"
-        elif earlier:
-            ok, end, detail = True, start, f"{what} given before the grade was first recorded"
-        else:
-            ok, end = after is not None, after
-            detail = f"{what} given" if after else f"{what} not given after the indication"
-        out.append(_guard(label, start, end, target="given after the indication", ok=ok, detail=detail))
-    for previous, current in zip(toci, toci[1:]):
-        gap = _hours(previous.at, current.at)
-        out.append(_guard("tocilizumab doses ≥ 8 h apart", previous.at, current.at,
-                          target=f"≥ {HARD_LIMITS.toci_min_interval_h:g} h (TOCI_MIN_INTERVAL)",
-                          ok=gap >= HARD_LIMITS.toci_min_interval_h, detail=f"doses #{previous.seq} and #{current.seq}"))
-    for previous, current in zip(observations, observations[1:]):
-        limit = policy.reassess_h_grade2_plus if (previous.data.get("crs_grade") or 0) >= 2 else \
-            policy.reassess_h_otherwise
-        gap = _hours(previous.at, current.at)
-        out.append(_guard(f"reassessment within {limit:g} h (CRS grade {previous.data.get('crs_grade')})",
-                          previous.at, current.at, target=f"≤ {limit:g} h (policy)", ok=gap <= limit,
-                          detail=f"observations #{previous.seq} and #{current.seq}"))
-    escalated = [e for e in steroids if e.data.get("intensity") == "escalated"]
-    standard = [e for e in steroids if e.data.get("intensity") != "escalated"]
-    if escalated:
-        start = standard[0].at if standard and standard[0].at <= escalated[0].at else None
-        window = policy.escalation_window_h
-        ok = None if start is None else (_hours(start, escalated[0].at) >= window or escalated[0].override is not None)
-        detail = "escalated without a standard course" if start is None else (
-            "escalated under override" if escalated[0].override is not None else "escalation after standard steroid")
-        out.append(_guard(f"escalated steroid after ≥ {window:g} h of standard steroid", start, escalated[0].at,
-                          target=f"≥ {window:g} h, or grade 4 / worsening (ESCALATION_ORDER)", ok=ok, detail=detail))
-    return out
-
-
-def supportive_actions(episode: Any, observations: list[Event], doses: list[Event],
-                       acts: list[Event]) -> list[dict[str, Any]]:
-    """CLINICAL.md §6: each required action, what required it and when, done (when) or missing."""
-    triggers: dict[str, datetime | None] = {
-        "fever": next((e.at for e in observations if (e.data.get("crs_basis") or {}).get("fever")), None),
-        "crs2": next((e.at for e in observations if (e.data.get("crs_grade") or 0) >= 2), None),
-        "crs3": next((e.at for e in observations if (e.data.get("crs_grade") or 0) >= 3), None),
-        "steroid": next((e.at for e in doses if e.data.get("drug") in {d.value for d in STEROIDS}), None),
-    }
-    done: dict[str, datetime] = {}
-    for event in acts:
-        done.setdefault(str(event.data.get("action")), event.at)
-    rows = []
-    for trigger, action, why in REQUIRED_ACTIONS:
-        since = triggers[trigger]
-        if since is None:
-            continue
-        at = done.get(action)
-        rows.append({"action": action, "required_because": why, "required_since": iso(since),
-                     "done_at": iso(at) if at else None, "status": "done" if at else "missing",
-                     "hours_from_trigger": _hours(since, at) if at else None})
     return rows

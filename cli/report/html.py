@@ -1,13 +1,14 @@
 """The QA report as one self-contained HTML file: inline CSS, inline SVG, no scripts, no network.
 
-Every value from the record passes through html.escape, so a note can never become markup.
+Every value from the record passes through html.escape, so a note can never become markup. A grade
+not assessed reads "not assessed" with what was missing (cli/text.py), never a dash or 0.
 """
 
 from html import escape
 from typing import Any
 
 from cli.report.svg import timeline_svg
-from cli.text import as_text
+from cli.text import as_text, grade_value, missing_by_domain, summary_value
 
 CSS = """
 body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:2rem auto;max-width:1100px;
@@ -15,7 +16,8 @@ color:#1f2933;padding:0 1rem}
 h1{font-size:1.5rem;margin-bottom:.2rem}h2{font-size:1.15rem;margin-top:2rem;border-bottom:1px solid #d2d6dc}
 table{border-collapse:collapse;width:100%;margin:.5rem 0}th,td{border:1px solid #d2d6dc;padding:.3rem .45rem;
 text-align:left;vertical-align:top}th{background:#f3f4f6}tr.deviation td{background:#fff7e6}
-.ok{color:#166534;font-weight:600}.bad{color:#b91c1c;font-weight:700}.muted{color:#6b7280}
+.ok{color:#166534;font-weight:600}.na{color:#92400e;font-style:italic}
+.bad{color:#b91c1c;font-weight:700}.muted{color:#6b7280}
 .pill{display:inline-block;padding:0 .5rem;border-radius:.6rem;background:#eef2ff}
 svg .bg{fill:#fff}svg .grid{stroke:#e5e7eb;stroke-width:1}svg .tick{font-size:11px;fill:#4b5563}
 svg .axis{font-size:12px;fill:#374151}svg .mark{font-size:11px;font-weight:700;fill:#1f2933}
@@ -27,6 +29,11 @@ STATUS_CLASS = {"met": "ok", "done": "ok", "missed": "bad", "missing": "bad"}
 
 def _text(value: Any) -> str:
     return '<span class="muted">—</span>' if value is None else escape(as_text(value))
+
+
+def _grade(value: Any) -> str:
+    """A grade cell; not assessed is marked (class na) so it never reads as a normal value."""
+    return f'<span class="na">{escape(grade_value(value))}</span>' if value is None else escape(grade_value(value))
 
 
 def _status(value: str) -> str:
@@ -46,16 +53,19 @@ def _table(headers: list[str], rows: list[list[str]], classes: list[str] | None 
 
 def render_html(data: dict[str, Any]) -> str:
     policy = data["policy"]
-    summary = _table(["measure", "value"], [[escape(k.replace("_", " ")), _text(v)] for k, v in data["summary"].items()])
+    summary = _table(["measure", "value"], [[escape(k.replace("_", " ")), _text(summary_value(k, v))]
+                                            for k, v in data["summary"].items()])
     timeline = _table(
         ["seq", "clinical time", "record time", "actor", "kind", "state", "what"],
         [[_text(r["seq"]), _text(r["at"]), _text(r["recorded_at"]), _text(r["actor"]), _text(r["kind"]),
           _text(f"{r['from_state'] or '∅'} → {r['to_state']}"), _text(r["summary"])] for r in data["timeline"]],
         ["deviation" if r["deviation"] else "" for r in data["timeline"]])
     grades = _table(
-        ["seq", "time", "CRS", "ICANS", "fever", "CRS decided by", "ICANS decided by", "inputs"],
-        [[_text(g["seq"]), _text(g["at"]), _text(g["crs_grade"]), _text(g["icans_grade"]), _text(g["fever"]),
-          _text(g["crs_decided_by"]), _text(g["icans_decided_by"]), _text(g["inputs"])] for g in data["grades"]])
+        ["seq", "time", "CRS", "ICANS", "fever", "CRS decided by", "ICANS decided by", "missing", "inputs"],
+        [[_text(g["seq"]), _text(g["at"]), _grade(g["crs_grade"]), _grade(g["icans_grade"]), _text(g["fever"]),
+          _text(g["crs_decided_by"]), _text(g["icans_decided_by"]),
+          _text(missing_by_domain(g.get("crs_missing", []), g.get("icans_missing", []))), _text(g["inputs"])]
+         for g in data["grades"]])
     doses = _table(
         ["seq", "time", "drug", "dose mg", "limit mg", "% of limit", "24 h total / limit mg", "within limits",
          "limit basis"],

@@ -1,8 +1,11 @@
-"""The QA report as Markdown: tables a reviewer can read in a terminal, a wiki or a pull request."""
+"""The QA report as Markdown: tables a reviewer can read in a terminal, a wiki or a pull request.
+
+A grade not assessed reads "not assessed" with what was missing (cli/text.py), never a dash or 0.
+"""
 
 from typing import Any
 
-from cli.text import as_text
+from cli.text import as_text, grade_value, missing_by_domain, summary_value
 
 
 def _cell(value: Any) -> str:
@@ -33,16 +36,20 @@ def render_markdown(data: dict[str, Any]) -> str:
         "## Summary",
         "",
     ]
-    lines += _table(["measure", "value"], [[key.replace("_", " "), value] for key, value in summary.items()])
+    lines += _table(["measure", "value"], [[key.replace("_", " "), summary_value(key, value)]
+                                           for key, value in summary.items()])
     lines += ["## Timeline", "", "Clinical time is when it happened; record time is when it was written.", ""]
     lines += _table(["seq", "clinical time", "record time", "actor", "kind", "state", "what", "deviation"],
                     [[r["seq"], r["at"], r["recorded_at"], r["actor"], r["kind"],
                       f"{r['from_state'] or '∅'} → {r['to_state']}", r["summary"], r["deviation"]]
                      for r in data["timeline"]])
     lines += ["## Grades over time", ""]
-    lines += _table(["seq", "time", "CRS", "ICANS", "fever", "CRS decided by", "ICANS decided by", "inputs"],
-                    [[g["seq"], g["at"], g["crs_grade"], g["icans_grade"], g["fever"], g["crs_decided_by"],
-                      g["icans_decided_by"], g["inputs"]] for g in data["grades"]])
+    lines += _table(["seq", "time", "CRS", "ICANS", "fever", "CRS decided by", "ICANS decided by", "missing",
+                     "inputs"],
+                    [[g["seq"], g["at"], grade_value(g["crs_grade"]), grade_value(g["icans_grade"]), g["fever"],
+                      g["crs_decided_by"], g["icans_decided_by"],
+                      missing_by_domain(g.get("crs_missing", []), g.get("icans_missing", [])), g["inputs"]]
+                     for g in data["grades"]])
     lines += ["## Doses against their limits", ""]
     lines += _table(["seq", "time", "drug", "dose mg", "limit mg", "% of limit", "24 h total mg", "24 h limit mg",
                      "within limits", "deviation", "limit basis"],

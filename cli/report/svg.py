@@ -1,19 +1,23 @@
 """An inline SVG timeline: CRS and ICANS grade as step lines over clinical time, with dose markers.
 
 No scripts and no external resources: hover text uses SVG <title>, so the file works offline.
+A grade not assessed is never drawn as a grade (it is not 0): the step line carries the last
+assessed grade, as the pathway does, and each observation that left a grade unassessed gets a
+hollow marker in its own lane below the doses, titled with what was missing.
 """
 
 from datetime import datetime, timedelta
 from html import escape
 from typing import Any
 
+from cli.text import grade_text, missing_by_domain
 from cli.values import iso_time as parse_time
 from pathway.clock import iso
 
-WIDTH, HEIGHT = 960, 300
-LEFT, RIGHT, TOP, BOTTOM = 56, 24, 28, 86
-CRS_COLOUR, ICANS_COLOUR, DOSE_COLOUR, DEVIATION_COLOUR, REFUSED_COLOUR = (
-    "#c0392b", "#2563a8", "#2f7d32", "#d97706", "#6b7280")
+WIDTH, HEIGHT = 960, 320
+LEFT, RIGHT, TOP, BOTTOM = 56, 24, 28, 106
+CRS_COLOUR, ICANS_COLOUR, DOSE_COLOUR, DEVIATION_COLOUR, REFUSED_COLOUR, NOT_ASSESSED_COLOUR = (
+    "#c0392b", "#2563a8", "#2f7d32", "#d97706", "#6b7280", "#92400e")
 DRUG_MARK = {"tocilizumab": "T", "dexamethasone": "D", "methylprednisolone": "M", "anakinra": "A",
              "siltuximab": "S", "ruxolitinib": "R", "cyclophosphamide": "C"}
 
@@ -95,15 +99,31 @@ def timeline_svg(data: dict[str, Any]) -> str:
         body.append(f'<g stroke="{REFUSED_COLOUR}" stroke-width="2"><line x1="{x - 5}" y1="{y - 5}" x2="{x + 5}" '
                     f'y2="{y + 5}"/><line x1="{x - 5}" y1="{y + 5}" x2="{x + 5}" y2="{y - 5}"/>'
                     f"<title>{escape(tip)}</title></g>")
+    body += _not_assessed(data["grades"], scale, lane + 50)
     body.append(_legend())
     return (f'<svg viewBox="0 0 {WIDTH} {HEIGHT}" width="100%" role="img" '
             f'aria-label="CRS and ICANS grade over time with doses">{"".join(body)}</svg>')
 
 
+def _not_assessed(grades: list[dict[str, Any]], scale: _Scale, y: float) -> list[str]:
+    """A hollow marker for each observation with a grade not assessed, titled with what it lacked."""
+    out = []
+    for g in grades:
+        if g["crs_grade"] is not None and g["icans_grade"] is not None:
+            continue
+        missing = missing_by_domain(g.get("crs_missing", []), g.get("icans_missing", []))
+        tip = (f"{g['at']}: CRS {grade_text(g['crs_grade'])}, ICANS {grade_text(g['icans_grade'])}"
+               + (f" (missing {missing})" if missing else ""))
+        out.append(f'<circle cx="{scale.x(parse_time(g["at"]))}" cy="{y}" r="4" fill="#fff" '
+                   f'stroke="{NOT_ASSESSED_COLOUR}" stroke-width="2" class="not-assessed">'
+                   f"<title>{escape(tip)}</title></circle>")
+    return out
+
+
 def _legend() -> str:
     items = [(CRS_COLOUR, "CRS grade", "line"), (ICANS_COLOUR, "ICANS grade", "dash"),
              (DOSE_COLOUR, "dose", "tri"), (DEVIATION_COLOUR, "dose under override", "tri"),
-             (REFUSED_COLOUR, "refused", "x")]
+             (REFUSED_COLOUR, "refused", "x"), (NOT_ASSESSED_COLOUR, "not assessed", "ring")]
     x = WIDTH - RIGHT - sum(26 + 7 * len(label) for _, label, _ in items)  # right-aligned, never clipped
     out = []
     for colour, label, shape in items:
@@ -112,6 +132,8 @@ def _legend() -> str:
             out.append(f'<line x1="{x}" y1="14" x2="{x + 18}" y2="14" stroke="{colour}" stroke-width="3"{dash}/>')
         elif shape == "tri":
             out.append(f'<path d="M{x + 9},7 L{x + 2},19 L{x + 16},19 Z" fill="{colour}"/>')
+        elif shape == "ring":
+            out.append(f'<circle cx="{x + 9}" cy="13" r="4" fill="#fff" stroke="{colour}" stroke-width="2"/>')
         else:
             out.append(f'<g stroke="{colour}" stroke-width="2"><line x1="{x + 4}" y1="9" x2="{x + 14}" y2="19"/>'
                        f'<line x1="{x + 4}" y1="19" x2="{x + 14}" y2="9"/></g>')

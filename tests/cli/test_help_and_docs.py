@@ -9,8 +9,14 @@ import typer
 from cli.app import app
 from cli.commands import steps
 from cli.docs import END, START, rules_markdown
+from cli.report.guards import REQUIRED_ACTIONS
+from cli.text import MISSING_WORDS
+from pathway.drugs import Action, Drug
 from pathway.observations import CerebralEdema, Consciousness, O2Device, Seizure
+from pathway.recommend import MISSING_TEXT
 from pathway.rules import RULES
+from states import SUPPORTIVE
+from tests.cli import test_malformed_input
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -18,7 +24,7 @@ ROOT = Path(__file__).resolve().parents[2]
 CONTRACT: dict[str, set[str]] = {
     "open": {"--patient", "--weight-kg", "--age-years", "--context", "--policy", "--at", "--json"},
     "observe": {"--at", "--temp", "--hypotension", "--vasopressors", "--vasopressin", "--o2", "--o2-flow", "--fio2",
-                "--ice", "--consciousness", "--seizure", "--motor-weakness", "--cerebral-edema", "--json"},
+                "--ice", "--consciousness", "--seizure", "--motor-weakness", "--cerebral-edema", "--capd", "--json"},
     "give": {"--dose-mg", "--route", "--at", "--override", "--json"},
     "act": {"--at", "--note", "--json"},
     "resolve": {"--at", "--override", "--json"},
@@ -82,6 +88,31 @@ def test_observation_vocabularies_match_the_pathway() -> None:
     assert steps.CONSCIOUSNESS == tuple(c.value for c in Consciousness)
     assert steps.SEIZURE == tuple(s.value for s in Seizure)
     assert steps.CEREBRAL_EDEMA == tuple(e.value for e in CerebralEdema)
+
+
+def test_action_and_drug_vocabularies_match_the_pathway() -> None:
+    """Lists spelled out elsewhere (the fuzz test's names, the report's required actions) follow the core."""
+    assert test_malformed_input.ACTIONS == tuple(a.value for a in Action)
+    assert test_malformed_input.DRUGS == tuple(d.value for d in Drug)
+    assert test_malformed_input.O2 == steps.O2_DEVICES
+    required = {action for _, action, _ in REQUIRED_ACTIONS}
+    assert required <= {a.value for a in Action}
+    recommended = {rec.action for rec in SUPPORTIVE if rec.kind == "act"}
+    assert recommended <= required, f"the QA report does not check {sorted(recommended - required)}"
+
+
+def test_every_missing_input_has_words() -> None:
+    """A grade's `missing` names (pathway.grading) are shown in words, never raw field names."""
+    assert set(MISSING_WORDS) == set(MISSING_TEXT)
+
+
+def test_observe_help_explains_not_assessed_and_the_two_screens(crs) -> None:  # type: ignore[no-untyped-def]
+    shown = " ".join(crs("observe", "--help", env={"COLUMNS": "200"}).stdout.split())
+    assert "--capd N|unable" in shown and "0–32" in shown and "'unable'" in shown
+    assert "not assessed (never 0)" in shown and "CRS is graded only with --temp and --o2" in shown
+    assert "a younger child: --capd" in shown and "older patients: --ice" in shown
+    give = " ".join(crs("give", "--help", env={"COLUMNS": "200"}).stdout.split())
+    assert "(any case)" in give and "at least 0.1" in give
 
 
 def test_readme_rule_table_is_current() -> None:

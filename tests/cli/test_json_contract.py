@@ -37,9 +37,13 @@ def test_open(crs, t0) -> None:  # type: ignore[no-untyped-def]
     assert mask(body, {body["episode"]: "<ID>"}) == {
         "episode": "<ID>", "state": "assessment", "policy": POLICY, "patient": "DC-15", "weight_kg": 52.0,
         "age_years": 15.0, "context": "day 11 post-HSCT", "opened_at": "<T>", "seq": 1, "actor": ACTOR,
+        "icans_screen": "ice",
     }
     assert body["opened_at"] == iso(t0)
     assert len(body["episode"]) <= 8, "an id a person can type"
+    child = crs("open", "--patient", "PED-4", "--weight-kg", "16", "--age-years", "4", "--at", iso(t0), "--json")
+    assert child.json["icans_screen"] == "capd", "a child under the policy's CAPD age is screened with the CAPD"
+    assert "--capd N|unable" in crs("open", "--patient", "PED-5", "--weight-kg", "16", "--age-years", "4").stdout
 
 
 def test_open_naive_time_is_local_and_stored_in_utc(crs, t0) -> None:  # type: ignore[no-untyped-def]
@@ -161,16 +165,24 @@ def test_status_history_list_refusals_verify(crs, episode, t0) -> None:  # type:
     assert history.json["events"][2]["at"] == iso(t0 + timedelta(hours=2))
 
     listed = crs("list", "--json")
+    # v2: the observation recorded no ICE score and no consciousness, so ICANS is not assessed (null, never 0)
     assert mask(listed.json, {episode: "<ID>"}) == {"episodes": [{
-        "episode": "<ID>", "patient": "CART-70", "state": "tocilizumab", "crs_grade": 3, "icans_grade": 0,
+        "episode": "<ID>", "patient": "CART-70", "state": "tocilizumab", "crs_grade": 3, "icans_grade": None,
         "opened_at": "<T>", "last_at": "<T>", "events": 3, "tocilizumab_doses": 1, "deviations": 0, "policy": POLICY,
     }]}
     assert crs("list", "--state", "closed", "--json").json == {"episodes": []}
-    # the reassessment (every 4 h at grade 3) became due at +5 h and is still pending: overdue by +11 h
+    # CRS reassessment (every 4 h at grade 3) became due at +5 h; ICANS, never assessed, has been due since the
+    # opening (t0): by +11 h both are pending, and both are overdue now
     due_later = crs("list", "--due", "--at", iso(t0 + timedelta(hours=11)), "--json").json["episodes"]
     assert [row["episode"] for row in due_later] == [episode]
-    assert [item["what"] for item in due_later[0]["due"]] == ["reassess (new observation)"]
-    assert crs("list", "--due", "--at", iso(t0 + timedelta(hours=2, minutes=30)), "--json").json == {"episodes": []}
+    assert [(item["what"], item["at"], item["overdue"]) for item in due_later[0]["due"]] == [
+        ("neuro assessment (ICE or CAPD, and consciousness)", iso(t0), True),
+        ("reassess CRS (temperature and oxygen support)", iso(t0 + timedelta(hours=5)), True)]
+    by_then = crs("list", "--due", "--at", iso(t0 + timedelta(hours=2, minutes=30)), "--json").json["episodes"]
+    assert [item["what"] for row in by_then for item in row["due"]] == [
+        "neuro assessment (ICE or CAPD, and consciousness)"], "a first assessment is due at the opening, never later"
+    shown = crs("list", "--due", "--at", iso(t0 + timedelta(hours=11))).stdout
+    assert "OVERDUE" in shown and "not assessed" in shown and "None" not in shown
 
     refusals = crs("audit", "refusals", "--json")
     assert mask(refusals.json, {episode: "<ID>"}) == {"refusals": [{
@@ -193,7 +205,8 @@ def test_list_due_by_the_end_of_a_shift(crs) -> None:  # type: ignore[no-untyped
     opened = crs("open", "--patient", "P-9", "--weight-kg", "70", "--age-years", "40",
                  "--at", iso(now - timedelta(hours=2)), "--json")
     episode = opened.json["episode"]
-    crs("observe", episode, "--temp", "39", "--o2", "hfnc", "--o2-flow", "30", "--at", iso(now - timedelta(hours=1.5)))
+    crs("observe", episode, "--temp", "39", "--o2", "hfnc", "--o2-flow", "30", "--ice", "10",
+        "--consciousness", "awake", "--at", iso(now - timedelta(hours=1.5)))
     crs("give", episode, "tocilizumab", "--dose-mg", "560", "--at", iso(now - timedelta(hours=1)))
 
     def due_by(hours: float) -> list[str]:
@@ -202,7 +215,7 @@ def test_list_due_by_the_end_of_a_shift(crs) -> None:  # type: ignore[no-untyped
         return [item.get("rule", "reassess") for row in rows for item in row["due"]]
 
     assert due_by(1) == []
-    assert due_by(3) == ["reassess"]
+    assert due_by(3) == ["reassess", "reassess"], "CRS and ICANS (neuro) reassessment, both 4 h after grade 3"
     assert "TOCI_MIN_INTERVAL" in due_by(8) and "reassess" in due_by(8)
 
 

@@ -60,6 +60,19 @@ def choices(valid: tuple[str, ...]) -> st.SearchStrategy[str]:
                      ).filter(lambda s: s not in valid)
 
 
+def names_any_case(valid: tuple[str, ...]) -> st.SearchStrategy[str]:
+    """Not one of `valid` even with case and surrounding blanks ignored (drug names are case-insensitive)."""
+    near = [v[:-1] for v in valid] + [v + "x" for v in valid] + [v.replace("a", "á") for v in valid]
+    return st.one_of(st.text(max_size=30), st.sampled_from(near + ["x" * 600])).filter(
+        lambda s: s.strip().lower() not in valid)
+
+
+def capd_values() -> st.SearchStrategy[str]:
+    """Not a CAPD total 0–32 and not `unable` (any case)."""
+    words = st.sampled_from(["unabel", "unable!", "un able", "none", "n/a", "32.0", "8.5", "-0.5", "+-1", "0x10"])
+    return st.one_of(numbers(0, 32, integer=True), words).filter(lambda s: s.strip().lower() != "unable")
+
+
 def texts(limit: int) -> st.SearchStrategy[str]:
     with_control = st.builds(lambda a, c, b: a + c + b, WORD, UNPRINTABLE, WORD)
     too_long = st.text(alphabet="abcdefghij ", min_size=limit + 1, max_size=limit + 400).filter(
@@ -86,7 +99,8 @@ O2 = ("room-air", "nasal-cannula", "blow-by", "hfnc", "facemask", "non-rebreathe
 DRUGS = ("tocilizumab", "dexamethasone", "methylprednisolone", "anakinra", "siltuximab", "ruxolitinib",
          "cyclophosphamide")
 ACTIONS = ("icu-transfer", "infection-workup", "antibiotics", "antifungal-prophylaxis", "telemetry", "labs",
-           "echocardiogram")
+           "echocardiogram", "fluid-bolus", "aspiration-precautions", "neurology-consult", "neuroimaging", "eeg",
+           "antiseizure")
 STATES = ("assessment", "tocilizumab", "steroid", "escalated_steroid", "refractory", "resolved", "closed")
 OPEN = ["open", "--patient", "P-1", "--weight-kg", "70", "--age-years", "40"]
 EPISODE_ID = r"[A-Za-z0-9][A-Za-z0-9_-]*"
@@ -105,6 +119,10 @@ CASES: list[tuple[list[str], str | None, st.SearchStrategy[str], list[str]]] = [
     (["observe", "{E}", "--o2", "hfnc"], "--o2-flow", numbers(0, 80), []),
     (["observe", "{E}", "--o2", "hfnc"], "--fio2", numbers(0.21, 1.0), []),
     (["observe", "{E}"], "--ice", numbers(0, 10, integer=True), []),
+    (["observe", "{C}"], "--capd", capd_values(), []),
+    (["observe", "{E}"], "--capd", st.sampled_from(["0", "8", "9", "32", "unable", "UNABLE"]), []),  # adult: --ice
+    (["observe", "{C}"], "--ice", st.sampled_from(["0", "7", "10"]), []),  # a child under 12: --capd
+    (["observe", "{C}", "--capd", "3"], "--ice", st.sampled_from(["0", "10"]), []),  # both screens at once
     (["observe", "{E}"], "--consciousness", choices(("awake", "voice", "touch", "unarousable")), []),
     (["observe", "{E}"], "--seizure", choices(("none", "brief", "prolonged")), []),
     (["observe", "{E}"], "--cerebral-edema", choices(("none", "focal", "diffuse")), []),
@@ -113,8 +131,8 @@ CASES: list[tuple[list[str], str | None, st.SearchStrategy[str], list[str]]] = [
     (["observe", "{E}", "--vasopressin"], None, WORD, []),
     (["observe", "{E}", "--motor-weakness"], None, WORD, []),
     (["observe"], None, not_matching(EPISODE_ID, 64), ["--temp", "37"]),
-    (["give", "{E}"], None, choices(DRUGS), ["--dose-mg", "10"]),
-    (["give", "{E}", "dexamethasone"], "--dose-mg", numbers(0, 10_000, low_open=True), []),
+    (["give", "{E}"], None, names_any_case(DRUGS), ["--dose-mg", "10"]),
+    (["give", "{E}", "dexamethasone"], "--dose-mg", numbers(0.1, 10_000), []),  # below 0.1 mg is a typo
     (["give", "{E}", "dexamethasone", "--dose-mg", "10"], "--route", choices(("iv", "sc", "po")), []),
     (["give", "{E}", "dexamethasone", "--dose-mg", "10"], "--override", texts(500), []),
     (["give", "{E}", "dexamethasone", "--dose-mg", "10"], "--at", times(), []),
@@ -142,19 +160,23 @@ CASES: list[tuple[list[str], str | None, st.SearchStrategy[str], list[str]]] = [
 
 
 @pytest.fixture(scope="module")
-def database() -> Iterator[tuple[str, str, Path]]:
-    """One real SQLite file with one episode, shared by every example (it must never change)."""
+def database() -> Iterator[tuple[str, dict[str, str], Path]]:
+    """One real SQLite file with an adult's episode ({E}) and a 4-year-old's ({C}), shared by every example
+    (it must never change)."""
     with tempfile.TemporaryDirectory(prefix="crs-fuzz-") as folder:
         url = f"sqlite:///{Path(folder) / 'crs.db'}"
         runner = CliRunner()
         env = {"CRS_DB": url, "CRS_ACTOR": ACTOR}
-        opened = runner.invoke(app, OPEN + ["--at", iso(recent_t0(2)), "--json"], env=env)
-        assert opened.exit_code == 0, opened.output
-        episode = json.loads(opened.stdout)["episode"]
-        observed = runner.invoke(app, ["observe", episode, "--temp", "38.5", "--at",
-                                       iso(recent_t0(2) + timedelta(minutes=30))], env=env)
-        assert observed.exit_code == 0, observed.output
-        yield url, episode, Path(folder)
+        episodes = {}
+        child = ["open", "--patient", "P-2", "--weight-kg", "16", "--age-years", "4"]
+        for name, argv in (("{E}", OPEN), ("{C}", child)):
+            opened = runner.invoke(app, argv + ["--at", iso(recent_t0(2)), "--json"], env=env)
+            assert opened.exit_code == 0, opened.output
+            episodes[name] = json.loads(opened.stdout)["episode"]
+            observed = runner.invoke(app, ["observe", episodes[name], "--temp", "38.5", "--at",
+                                           iso(recent_t0(2) + timedelta(minutes=30))], env=env)
+            assert observed.exit_code == 0, observed.output
+        yield url, episodes, Path(folder)
 
 
 def _files(folder: Path) -> dict[str, bytes]:
@@ -165,11 +187,11 @@ def _files(folder: Path) -> dict[str, bytes]:
                                                                   HealthCheck.too_slow])
 @given(data=st.data())
 def test_malformed_values_exit_2_with_one_sentence_and_write_nothing(database: Any, data: st.DataObject) -> None:
-    url, episode, folder = database
+    url, episodes, folder = database
     before, value_case = _files(folder), data.draw(st.sampled_from(range(len(CASES))), label="case")
     head, option, strategy, tail = CASES[value_case]
     value = data.draw(strategy.filter(lambda v: v not in RESERVED and "Traceback" not in v), label="value")
-    argv = [episode if part == "{E}" else part for part in head] + ([option] if option else []) + [value] + tail
+    argv = [episodes.get(part, part) for part in head] + ([option] if option else []) + [value] + tail
     as_json = data.draw(st.booleans(), label="--json")
     result = CliRunner().invoke(app, argv + (["--json"] if as_json else []), env={"CRS_DB": url, "CRS_ACTOR": ACTOR})
     shown = f"argv={argv!r} exit={result.exit_code} stdout={result.stdout!r} stderr={result.stderr!r}"
@@ -185,8 +207,8 @@ def test_malformed_values_exit_2_with_one_sentence_and_write_nothing(database: A
 
 def test_the_database_check_can_fail(database: Any) -> None:
     """A valid step on the same file does change it: the byte comparison above has teeth."""
-    url, episode, folder = database
+    url, episodes, folder = database
     before = _files(folder)
-    ran = CliRunner().invoke(app, ["act", episode, "labs", "--at", iso(recent_t0(0))], env={"CRS_DB": url})
+    ran = CliRunner().invoke(app, ["act", episodes["{E}"], "labs", "--at", iso(recent_t0(0))], env={"CRS_DB": url})
     assert ran.exit_code == 0, ran.output
     assert _files(folder) != before

@@ -44,7 +44,14 @@ def test_json_report_facts(crs, episode) -> None:  # type: ignore[no-untyped-def
     assert [(row["seq"], row["kind"]) for row in data["timeline"]] == [
         (1, "open"), (2, "give"), (3, "observe"), (4, "act"), (5, "give"), (6, "observe"), (7, "give"), (8, "give")]
     assert all(row["at"] and row["recorded_at"] and row["hash"] for row in data["timeline"])
-    assert [(g["crs_grade"], g["icans_grade"]) for g in data["grades"]] == [(3, 1), (3, 0)]
+    # v2: the second observation recorded no ICE score and no consciousness: ICANS not assessed (null, never 0)
+    assert [(g["crs_grade"], g["icans_grade"]) for g in data["grades"]] == [(3, 1), (3, None)]
+    assert [(g["crs_missing"], g["icans_missing"]) for g in data["grades"]] == [
+        ([], ["consciousness"]), ([], ["ice_score", "consciousness"])]
+    summary = data["summary"]
+    assert (summary["max_crs_grade"], summary["max_icans_grade"], summary["observations"],
+            summary["observations_crs_not_assessed"], summary["observations_icans_not_assessed"]) == (3, 1, 2, 0, 1)
+    assert data["timeline"][5]["summary"].startswith("CRS 3, ICANS not assessed (")
     assert [(d["drug"], d["dose_mg"], d["limit_mg"], d["within_limits"]) for d in data["doses"]] == [
         ("anakinra", 100.0, 100.0, True), ("tocilizumab", 400.0, 457.6, True), ("tocilizumab", 400.0, 457.6, True),
         ("dexamethasone", 10.0, 20.0, True)]
@@ -55,7 +62,12 @@ def test_json_report_facts(crs, episode) -> None:  # type: ignore[no-untyped-def
         11, "met")
     interval = guards["tocilizumab doses ≥ 8 h apart"]
     assert (interval["hours"], interval["status"]) == (9.5, "met")
-    assert any(g["status"] == "missed" and g["guard"].startswith("reassessment") for g in data["timed_guards"])
+    # CRS reassessed 10 h after grade 3 (4 h asked); ICANS (grade 1, with CRS 3: 4 h) never reassessed by the
+    # last event on record, 11 h later; the observation at +12 h did not assess ICANS, so it does not count
+    crs_gap, icans_gap = guards["reassessment of CRS within 4 h"], guards["reassessment of ICANS within 4 h"]
+    assert (crs_gap["hours"], crs_gap["status"]) == (10, "missed")
+    assert (icans_gap["hours"], icans_gap["status"]) == (11, "missed")
+    assert "ICANS grade ≥ 2 → corticosteroid" in guards and "CRS never assessed" not in guards
     assert data["deviations"] == [{"seq": 2, "at": iso(t0 + timedelta(hours=1)), "kind": "give",
                                    "what": "anakinra 100 mg iv", "rule": "REFRACTORY_ORDER",
                                    "rules": ["REFRACTORY_ORDER"], "reason": "given at referring centre",
@@ -64,6 +76,8 @@ def test_json_report_facts(crs, episode) -> None:  # type: ignore[no-untyped-def
     actions = {a["action"]: a["status"] for a in data["supportive_actions"]}
     assert actions["icu-transfer"] == "done"
     assert actions["echocardiogram"] == "missing" and actions["antifungal-prophylaxis"] == "missing"
+    assert actions["aspiration-precautions"] == "missing" and actions["neurology-consult"] == "missing", "ICANS 1"
+    assert "neuroimaging" not in actions and "antiseizure" not in actions and "fluid-bolus" not in actions
     assert data["summary"]["deviations"] == 1 and data["summary"]["refused_attempts"] == 1
 
 
@@ -74,6 +88,11 @@ def test_markdown_report_has_every_section(crs, episode) -> None:  # type: ignor
                     "## Deviations", "## Refused attempts", "## Required supportive actions"):
         assert heading in text
     assert "given at referring centre" in text and "REFRACTORY_ORDER" in text and "MISSING" in text
+    grade_rows = [line for line in text.split("## Grades over time", 1)[1].split("##", 1)[0].splitlines()
+                  if line.startswith("| 6 |")]
+    assert grade_rows and "| 3 | not assessed |" in grade_rows[0]
+    assert "ICANS: ICE score, level of consciousness" in grade_rows[0]
+    assert "None" not in text and "| observations icans not assessed | 1 |" in text
 
 
 class _Collect(HTMLParser):
@@ -101,3 +120,5 @@ def test_html_report_is_one_self_contained_file(crs, episode, tmp_path: Path) ->
     assert svg.count("<path d=\"M") >= 2 + 4, "two grade step lines and four dose markers"
     assert "CRS grade" in svg and "ICANS grade" in svg and "anakinra 100 mg (deviation)" in svg
     assert NOTE not in html and "&lt;script&gt;" in html, "record text is escaped, never markup"
+    assert '<td>3</td><td><span class="na">not assessed</span></td>' in html and "None" not in html
+    assert svg.count('class="not-assessed"') == 1 and "ICANS not assessed (missing ICANS: ICE score" in svg

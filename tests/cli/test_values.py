@@ -77,3 +77,31 @@ def test_sentence_is_one_line_with_a_full_stop() -> None:
     assert sentence("two\nlines\x00 here") == "Two lines\\x00 here."
     long = sentence("x" * 1000)
     assert len(long) <= 401 and long.endswith("….")
+
+
+def test_capd_is_a_whole_total_0_to_32_or_unable() -> None:
+    assert [values.capd(text) for text in ("0", "8", "9", "32", " 31 ")] == [0, 8, 9, 32, 31]
+    assert values.capd("unable") == values.capd(" UNABLE ") == "unable"
+    for bad in ("33", "-1", "abc", "8.5", "", "unabl", "9" * 40):
+        with pytest.raises(ValueError) as refused:
+            values.capd(bad)
+        assert "'unable'" in str(refused.value) and "\n" not in str(refused.value)
+
+
+def test_drug_names_fold_case_and_unknown_ones_list_the_known() -> None:
+    assert values.drug("Dexamethasone") == values.drug("DEXAMETHASONE") == "dexamethasone"
+    assert values.drug(" Tocilizumab ") == "tocilizumab"
+    with pytest.raises(ValueError) as refused:
+        values.drug("aspirin")
+    assert "tocilizumab" in str(refused.value) and "cyclophosphamide" in str(refused.value)
+
+
+def test_the_dose_floor_is_inclusive_at_0_1_mg() -> None:
+    from cli.commands.steps import MIN_DOSE_MG
+
+    parse = values.number(MIN_DOSE_MG, 10_000, unit="mg")
+    assert [parse(text) for text in ("0.1", "0.10", "10000")] == [0.1, 0.1, 10_000]
+    for bad in ("0.0999", "0.05", "0", "1e-300", "-0"):
+        with pytest.raises(ValueError) as refused:
+            parse(bad)
+        assert "at least 0.1 mg" in str(refused.value)

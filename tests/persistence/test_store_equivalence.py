@@ -13,6 +13,7 @@ from collections import Counter
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, note, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule, run_state_machine_as_test
@@ -20,7 +21,7 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, pr
 from pathway.commands import AdministerDose, Close, OpenEpisode, RecordAction, RecordObservation, Resolve, StepCommand
 from pathway.drugs import Action, Drug
 from pathway.episode import Episode, apply
-from pathway.errors import Refused
+from pathway.errors import Invalid, Refused
 from pathway.events import Event
 from pathway.machine import decide, decide_open
 from pathway.observations import Observation
@@ -89,6 +90,13 @@ def make_test_class(store: Store, reached: Counter[str], figures: Counter[str]) 
         # -- the two paths, side by side ---------------------------------------------------------
         def _compare(self, expected: Event | Refused, command: Any, now: datetime) -> None:
             refusals_before = len(store.refusals(self.memory.id)) if self.memory else None
+            if isinstance(expected, Invalid):  # the wrong ICANS screen for the age: exit 2, nothing written
+                with pytest.raises(Invalid):
+                    handle(command, store.unit_of_work(), now)
+                assert len(store.refusals(self.memory.id)) == (refusals_before or 0)  # type: ignore[union-attr]
+                assert store.episode(self.memory.id) == self.memory  # type: ignore[union-attr]
+                figures["invalid"] += 1
+                return
             try:
                 got = handle(command, store.unit_of_work(), now)
             except Refused as refused:
@@ -109,11 +117,11 @@ def make_test_class(store: Store, reached: Counter[str], figures: Counter[str]) 
         def step(self, command: StepCommand) -> None:
             assert self.memory is not None
             now = self.clock + timedelta(minutes=1)
-            expected: Event | Refused
+            expected: Event | Refused | Invalid
             try:
                 expected = decide(self.memory, command, now)
-            except Refused as refused:
-                expected = refused
+            except (Refused, Invalid) as error:
+                expected = error
             self._compare(expected, command, now)
 
         def tick(self, minutes: int) -> datetime:
@@ -133,9 +141,15 @@ def make_test_class(store: Store, reached: Counter[str], figures: Counter[str]) 
             reached[str(self.memory.state)] += 1
             note(f"open {self.memory.id} weight {weight} age {age}")
 
-        @rule(obs=observations(), minutes=st.integers(0, 240))
-        def observe(self, obs: Observation, minutes: int) -> None:
+        @rule(obs=observations(), minutes=st.integers(0, 240),
+              capd=st.one_of(st.none(), st.sampled_from([0, 1, 8, 9, 32, "unable"])))
+        def observe(self, obs: Observation, minutes: int, capd: int | str | None) -> None:
             at = self.tick(minutes)
+            if capd is not None and self.memory is not None and self.memory.age_years < 12:
+                # a child is screened with the CAPD (the ICE score is then invalid input, also exercised)
+                obs = Observation(**{**obs.model_dump(exclude={"ice_score", "capd_score", "capd_unable"}),
+                                     "capd_score": capd if capd != "unable" else None,
+                                     "capd_unable": capd == "unable"})
             self.step(RecordObservation(at=at, actor="hyp", episode_id=self.memory.id, observation=obs))  # type: ignore[union-attr]
 
         @rule(drug=DRUG_CHOICE, pick=st.integers(0, 3), minutes=st.integers(0, 600),

@@ -18,7 +18,7 @@ from hypothesis.stateful import RuleBasedStateMachine
 from pathway.commands import AdministerDose, OpenEpisode, RecordObservation, StepCommand
 from pathway.drugs import Drug
 from pathway.episode import Episode, apply, fold
-from pathway.errors import Refused
+from pathway.errors import Invalid, Refused
 from pathway.events import Event
 from pathway.machine import decide, decide_open
 from pathway.policy import Policy
@@ -56,6 +56,9 @@ class StepRecord:
     expected: set[tuple[str, bool]] | None  # the reference model's prediction (None: model off)
     event: Event | None = None
     refused: Refused | None = None
+    invalid: Invalid | None = None  # the wrong ICANS screen for the age (exit 2): nothing decided
+    wrong_screen: bool | None = None  # the reference model's prediction of Invalid (None: model off)
+    grades: tuple[int | None, int | None] | None = None  # the model's (CRS, ICANS) for an observation
     unchanged: bool = True  # after a refusal: same episode object, same events, same content
 
 
@@ -88,6 +91,9 @@ class EpisodeDriver(RuleBasedStateMachine):
         self.episodes = 0
         self.records: list[StepRecord] = []
         self.cursor: dict[str, int] = {}
+        self.episode_visited: set[str] = set()  # states reached by the current episode
+        self.kind_visited: dict[str, set[str]] = {}  # episode kind (child, icans-only, ...) -> states reached
+        self._status_seen: tuple[Episode, datetime] | None = None  # (episode, now) whose status was last checked
 
     def _finish_episode(self) -> None:
         """Deep checks on a finished episode (also run at teardown for the last one)."""
@@ -102,10 +108,28 @@ class EpisodeDriver(RuleBasedStateMachine):
         problems = replay_problems(self.events)
         assert not problems, f"REPLAY: {problems}"
 
+    def _tally_episode(self) -> None:
+        """Which kinds of episode this was (a child screened by CAPD, ICANS-only), and the states it reached."""
+        if self.ep is None or not self.COUNTED:
+            return
+        kinds = ["all"]
+        if S.is_child(self.ep.age_years, self.ep.policy):
+            kinds.append("child (CAPD)")
+        if safety.icans_only(self.events):
+            kinds.append("ICANS-only")
+        if any(e.kind == "observe" and (e.data["crs_grade"] is None or e.data["icans_grade"] is None)
+               for e in self.events):
+            kinds.append("with a not-assessed observation")
+        for kind in kinds:
+            self.kind_visited.setdefault(kind, set()).update(self.episode_visited)
+            reach.EPISODE_KINDS[(self.NAME, kind)] += 1
+
     def _next_episode(self, weight: float, age: float, policy: Policy) -> None:
         """A closed episode takes no step; carry on with a new one (more episodes per example)."""
+        self._tally_episode()
         self._finish_episode()
         self.ep, self.events, self.after, self.replayed, self.model, self.pokes = None, [], [], None, None, 0
+        self.episode_visited = set()
         self._jump(24)
         self._open(weight, age, policy, 0.0)
 
@@ -124,7 +148,7 @@ class EpisodeDriver(RuleBasedStateMachine):
                               policy=policy)
             event = decide_open(cmd, EPISODE_ID, self.now)
         assert event.at <= self.now + safety.FUTURE_TOLERANCE, f"TIME_FUTURE: open accepted at {event.at}"
-        self.model = ReferenceModel(weight_kg=weight, policy=policy, last_at=event.at)
+        self.model = ReferenceModel(weight_kg=weight, policy=policy, last_at=event.at, age_years=age)
         self.episodes += 1
         self._commit(None, cmd, event)
 
@@ -136,7 +160,12 @@ class EpisodeDriver(RuleBasedStateMachine):
         if self.model is not None and not isinstance(cmd, OpenEpisode):
             self.model.accept(cmd)
         self.visited.add(self.ep.state.value)
+        self.episode_visited.add(self.ep.state.value)
         self._tally(reach.OUTCOMES, (self.NAME, "accepted"))
+        if event.override is not None:
+            self._tally(reach.OVERRIDDEN, *event.override.rules)
+        if event.kind == "observe":
+            self._tally(reach.OBSERVATIONS, *((self.NAME, k) for k in reach.observation_kinds(event)))
 
     def _at(self, when: tuple[str, float]) -> datetime:
         assert self.ep is not None
@@ -157,12 +186,22 @@ class EpisodeDriver(RuleBasedStateMachine):
         assert ep is not None
         self._tally(reach.STEPS, self.NAME)
         n = len(self.events)
+        model = self.model if self.REFERENCE else None
         rec = StepRecord(pre=ep, before=ep.model_dump(), cmd=cmd, now=self.now,
-                         expected=self.model.expected(cmd, self.now) if (self.REFERENCE and self.model) else None)
+                         expected=model.expected(cmd, self.now) if model else None,
+                         wrong_screen=model.wrong_screen(cmd) if model else None,
+                         grades=model.grades(cmd) if model else None)
         self.records.append(rec)
         note_lazily(lambda: f"[{n + 1}] now={self.now:%d %H:%M:%S.%f} {safety.describe(cmd)}")
         try:
             rec.event = decide(ep, cmd, self.now)
+        except Invalid as err:
+            rec.invalid = err
+            rec.unchanged = self.ep is ep and len(self.events) == n and ep.model_dump() == rec.before
+            note_lazily(lambda: f"    invalid: {err.message}")
+            self._tally(reach.OUTCOMES, (self.NAME, "invalid"))
+            self._tally(reach.OBSERVATIONS, (self.NAME, "wrong screen (invalid, exit 2)"))
+            return None
         except Refused as err:
             rec.refused = err
             rec.unchanged = self.ep is ep and len(self.events) == n and ep.model_dump() == rec.before
@@ -197,9 +236,16 @@ class EpisodeDriver(RuleBasedStateMachine):
         assert self.ep is not None
         return max(self.now, self.ep.last_at)
 
-    def _observe(self, crs: int, icans: int = 0) -> None:
+    @property
+    def child(self) -> bool:
+        assert self.ep is not None
+        return S.is_child(self.ep.age_years, self.ep.policy)
+
+    def _observe(self, crs: int | None, icans: int | None = 0) -> None:
+        """A fully assessed observation at these grades (None: that domain not recorded), with the ICANS
+        screen the patient's age calls for."""
         self._step(RecordObservation(at=self._ready_at, actor=ACTOR, episode_id=EPISODE_ID,
-                                     observation=S.graded_observation(crs, icans)))
+                                     observation=S.graded_observation(crs, icans, self.child)))
 
     def _give(self, drug: Drug, dose_mg: float, reason: str | None = GUIDED) -> Event | None:
         return self._step(AdministerDose(at=self._ready_at, actor=ACTOR, episode_id=EPISODE_ID, drug=drug,

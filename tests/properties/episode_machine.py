@@ -1,11 +1,13 @@
 """The stateful property suite: whole episodes driven in memory through decide() + apply().
 
-Random observations, doses of every drug from 0.1 mg to 10,000 mg (ceilings exactly, a hair above,
+Random observations (any subset of fields, the empty one included; CAPD for children under the
+policy's CAPD age, ICE for the others, and now and then the wrong screen, which must be invalid input
+with nothing folded), doses of every drug from 0.1 mg to 10,000 mg (ceilings exactly, a hair above,
 a hair below), routes, actions, overrides, resolve/close and clock jumps, with backdated and future
-times; plus the guided rules of guided.py so escalated_steroid, refractory and resolved are reached
-often. After every step the invariants below must hold; a reference model runs beside the real
-machine. Test classes live in test_episode_machine.py; this module is imported (not collected) so
-test_teeth.py can run the same machines with a guard disabled.
+times; plus the guided rules of guided.py so escalated_steroid, refractory, resolved and ICANS-only
+episodes are reached often. After every step the invariants below must hold; a reference model runs
+beside the real machine. Test classes live in test_episode_machine.py; this module is imported (not
+collected) so test_teeth.py can run the same machines with a guard disabled.
 """
 
 from hypothesis import strategies as st
@@ -13,12 +15,10 @@ from hypothesis.stateful import initialize, invariant, precondition, rule
 
 from pathway.commands import AdministerDose, Close, RecordAction, RecordObservation, Resolve, StepCommand
 from pathway.drugs import Action, Drug, Route
-from pathway.errors import Refused
-from pathway.machine import decide
 from pathway.policy import DEFAULT_POLICY, Policy
 from pathway.recommend import status
 from states import State
-from tests.properties import reach, safety, strategies as S
+from tests.properties import advice, reach, safety, strategies as S
 from tests.properties.driving import ACTOR, EPISODE_ID, STATUS_KEYS, open_states
 from tests.properties.guided import GuidedRules
 from tests.properties.model import COVERED
@@ -28,9 +28,16 @@ class EpisodeMachine(GuidedRules):
     """Random steps and every invariant. Subclasses choose the policy (teeth tests switch the model off)."""
 
     # -- random rules -----------------------------------------------------------------------------
+    #: Compare the episode's latest assessed grades and zero streak with the raw events after every
+    #: step (a teeth test switches it off to show the resolve invariant catches a broken streak alone).
+    FOLD_VIEW = True
+
+    # -- random rules -----------------------------------------------------------------------------
     @precondition(open_states)
-    @rule(obs=S.observations(), when=S.WHEN)
-    def observe(self, obs: object, when: tuple[str, float]) -> None:
+    @rule(recipe=S.observation_recipes(), when=S.WHEN)
+    def observe(self, recipe: dict[str, object], when: tuple[str, float]) -> None:
+        """Any subset of fields, with the screen for this patient's age (CAPD or ICE), or the wrong one."""
+        obs = S.build_observation(recipe, self.child)
         self._step(RecordObservation(at=self._at(when), actor=ACTOR, episode_id=EPISODE_ID, observation=obs))
 
     @precondition(open_states)
@@ -41,6 +48,18 @@ class EpisodeMachine(GuidedRules):
         dose = S.resolve_dose(recipe, drug, self.ep.weight_kg)
         self._step(AdministerDose(at=self._at(when), actor=ACTOR, episode_id=EPISODE_ID, drug=drug, dose_mg=dose,
                                   route=route, override_reason=reason))
+
+    @precondition(open_states)
+    @rule(drug=S.DRUGS, dose=st.sampled_from([0.0999, 0.05, 0.01, 1e-300, 0.0, -1.0]))
+    def give_below_the_minimum(self, drug: Drug, dose: float) -> None:
+        """H5: a dose under 0.1 mg is a typo, never therapy: invalid input (exit 2), never decided."""
+        try:
+            AdministerDose(at=self._ready_at, actor=ACTOR, episode_id=EPISODE_ID, drug=drug, dose_mg=dose,
+                           override_reason="typo")
+        except ValueError:
+            self._tally(reach.OUTCOMES, (self.NAME, "dose below 0.1 mg (invalid)"))
+            return
+        raise AssertionError(f"MIN_DOSE: a {drug.value} dose of {dose:g} mg was accepted as a command")
 
     @precondition(open_states)
     @rule(action=S.ACTIONS, text=S.NOTES, when=S.WHEN)
@@ -70,7 +89,7 @@ class EpisodeMachine(GuidedRules):
         self.pokes += 1
         common = {"at": self._ready_at, "actor": ACTOR, "episode_id": EPISODE_ID}
         cmd: StepCommand = {
-            "observe": lambda: RecordObservation(**common, observation=S.graded_observation(3)),
+            "observe": lambda: RecordObservation(**common, observation=S.graded_observation(3, 0, self.child)),
             "give": lambda: AdministerDose(**common, drug=drug, dose_mg=1.0, override_reason=reason),
             "act": lambda: RecordAction(**common, action=Action.LABS),
             "resolve": lambda: Resolve(**common, override_reason=reason),
@@ -105,6 +124,10 @@ class EpisodeMachine(GuidedRules):
         and its events exactly as they were."""
         problems: list[str] = []
         for rec in self._unchecked("refusals"):
+            if rec.invalid is not None:
+                if not rec.unchanged or rec.pre.model_dump() != rec.before:
+                    problems.append("SCREEN: an invalid observation (wrong ICANS screen) changed the episode")
+                continue
             if rec.refused is None:
                 continue
             problems += safety.refusal_problems(rec.pre, rec.cmd, rec.now, rec.refused)
@@ -131,6 +154,12 @@ class EpisodeMachine(GuidedRules):
         problems: list[str] = []
         for rec in self._unchecked("reference"):
             expected = rec.expected or set()
+            if rec.wrong_screen != (rec.invalid is not None):
+                problems.append(f"SCREEN: model expected {'invalid input' if rec.wrong_screen else 'a valid screen'}"
+                                f" for age {self.model.age_years:g}, the core "
+                                f"{'raised Invalid' if rec.invalid else 'decided the observation'}")
+            if rec.invalid is not None:
+                continue
             if rec.refused is not None:
                 got = {(v.rule, v.overridable) for v in rec.refused.violations if v.rule in COVERED}
                 if got != expected:
@@ -138,6 +167,11 @@ class EpisodeMachine(GuidedRules):
                                     f"machine refused {sorted(got)}")
                 continue
             assert rec.event is not None
+            if rec.grades is not None:
+                got_grades = (rec.event.data["crs_grade"], rec.event.data["icans_grade"])
+                if got_grades != rec.grades:
+                    problems.append(f"GRADE: model grades the observation (CRS, ICANS) {rec.grades}, the core "
+                                    f"{got_grades}: {rec.event.data['observation']}")
             hard = sorted(r for r, overridable in expected if not overridable)
             soft = {r for r, overridable in expected if overridable}
             passed = {r for r in (rec.event.override.rules if rec.event.override else ()) if r in COVERED}
@@ -152,33 +186,42 @@ class EpisodeMachine(GuidedRules):
         assert self.ep.last_at == self.model.last_at, "REFERENCE TIME_ORDER: last_at differs"
 
     @invariant()
-    def status_never_recommends_a_refused_give(self) -> None:
-        ep = self.ep
-        if ep is None:
+    def null_grades_never_count_as_zero(self) -> None:
+        """The episode's latest assessed CRS / ICANS grades and its zero streak are what the raw events
+        give: a not-assessed observation changes neither grade, and never starts or extends the streak."""
+        if self.ep is None or not self.FOLD_VIEW:
             return
+        problems = safety.fold_view_problems(self.events, self.ep)
+        assert not problems, "\n".join(problems)
+
+    @invariant()
+    def status_never_recommends_a_refused_give(self) -> None:
+        """`crs status` now: every key; every recommended dose (every option of an alternatives step) under
+        its hard and per-kg ceilings and accepted as it stands (H13); one steroid step, one refractory step;
+        tocilizumab only at CRS >= 2 (or persistent grade-1 fever); and no deadline sliding with the clock."""
+        ep = self.ep
+        seen = self._status_seen
+        if ep is None or (seen is not None and seen[0] is ep and seen[1] == self.now):
+            return  # nothing changed since the last check (a refused or invalid step): status is a pure function
+        self._status_seen = (ep, self.now)
         st_ = status(ep, self.now)
         missing = STATUS_KEYS - set(st_)
         assert not missing, f"STATUS: keys missing {missing}"
         assert st_["state"] == ep.state.value
-        if ep.is_closed:
-            assert st_["next_steps"] == [], "STATUS: a closed episode recommends steps"
-        for step in st_["next_steps"]:
-            if step["kind"] != "give" or step["dose_mg"] is None:
-                continue
-            probe = AdministerDose(at=self._ready_at, actor="dry-run", episode_id=EPISODE_ID, drug=step["drug"],
-                                   dose_mg=step["dose_mg"], route=step["route"])
-            try:
-                decide(ep, probe, self.now)
-            except Refused as err:
-                raise AssertionError(f"RECOMMEND: status recommends {step['drug']} {step['dose_mg']} mg "
-                                     f"({step['rule']}) but decide refuses it: {err.rules}") from err
+        problems = advice.status_problems(ep, self.events, self.now, st=st_)
+        assert not problems, "\n".join(problems)
 
     def teardown(self) -> None:
         if self.COUNTED:
+            self._tally_episode()
             reach.EXAMPLES[self.NAME] += 1
             reach.EPISODES[self.NAME] += self.episodes
             for state in self.visited:
                 reach.STATES_REACHED[(self.NAME, state)] += 1
+            for kind, states in self.kind_visited.items():
+                reach.KIND_EXAMPLES[(self.NAME, kind)] += 1
+                for state in states:
+                    reach.KIND_STATES[(self.NAME, kind, state)] += 1
         self._finish_episode()
 
 

@@ -5,6 +5,7 @@ and `pytest_terminal_summary` reads them, so a run always says how often each st
 """
 
 from collections import Counter
+from typing import Any
 
 #: (machine name, state) -> number of examples (whole episodes) that reached the state.
 STATES_REACHED: Counter[tuple[str, str]] = Counter()
@@ -18,8 +19,55 @@ STEPS: Counter[str] = Counter()
 OUTCOMES: Counter[tuple[str, str]] = Counter()
 #: rule -> number of refusals naming it (all machines).
 REFUSED_BY: Counter[str] = Counter()
+#: rule -> number of accepted steps that overrode it (all machines).
+OVERRIDDEN: Counter[str] = Counter()
+#: (machine name, kind) -> accepted observations of that kind (see observation_kinds), and invalid screens.
+OBSERVATIONS: Counter[tuple[str, str]] = Counter()
+#: (machine name, episode kind) -> episodes of that kind ("all", "child (CAPD)", "ICANS-only", ...).
+EPISODE_KINDS: Counter[tuple[str, str]] = Counter()
+#: (machine name, episode kind, state) -> examples in which an episode of that kind reached the state.
+KIND_STATES: Counter[tuple[str, str, str]] = Counter()
+#: (machine name, episode kind) -> examples with at least one episode of that kind.
+KIND_EXAMPLES: Counter[tuple[str, str]] = Counter()
 #: Figures of the exhaustive check: states, edges, seconds, ...
 EXHAUSTIVE: dict[str, object] = {}
+
+
+CAPD_EDGES = {0, 1, 8, 9, 32}
+
+
+def observation_kinds(event: Any) -> list[str]:
+    """How much an accepted observe event recorded: empty, a domain not assessed, partly or fully
+    assessed; and its ICANS screen (ICE, CAPD and the CAPD grading edges)."""
+    data = event.data
+    inputs = data["observation"]
+    crs, icans = data["crs_grade"], data["icans_grade"]
+    missing = list(data["crs_basis"].get("missing", [])) + list(data["icans_basis"].get("missing", []))
+    kinds = ["all"]
+    if not inputs:
+        kinds.append("empty")
+    if crs is None and icans is None:
+        kinds.append("CRS and ICANS not assessed")
+    elif crs is None:
+        kinds.append("CRS not assessed")
+    elif icans is None:
+        kinds.append("ICANS not assessed")
+    elif missing:
+        kinds.append("both graded, partly assessed")
+    else:
+        kinds.append("fully assessed")
+    if crs is None and icans is not None and icans >= 1:
+        kinds.append("neuro only (ICANS >= 1, CRS not assessed)")
+    if "ice_score" in inputs:
+        kinds.append("ICE")
+    if "capd_score" in inputs or inputs.get("capd_unable"):
+        kinds.append("CAPD")
+        score = inputs.get("capd_score")
+        if inputs.get("capd_unable"):
+            kinds.append("CAPD unable")
+        elif score in CAPD_EDGES:
+            kinds.append(f"CAPD={score}")
+    return kinds
 
 
 def summary() -> list[str]:
@@ -34,8 +82,19 @@ def summary() -> list[str]:
 
         lines.append("  examples reaching each state (% of examples): " + ", ".join(
             f"{s.value}={reached.get(s.value, 0)} ({100 * reached.get(s.value, 0) / max(n, 1):.0f}%)" for s in State))
+        for kind in sorted({k for (m, k) in KIND_EXAMPLES if m == machine} - {"all"}):
+            k_n = KIND_EXAMPLES[(machine, kind)]
+            lines.append(f"  {kind}: {EPISODE_KINDS[(machine, kind)]} episodes in {k_n} examples; examples where "
+                         "such an episode reached each state: " + ", ".join(
+                             f"{s.value}={KIND_STATES[(machine, kind, s.value)]}" for s in State))
+        obs = {k: c for (m, k), c in OBSERVATIONS.items() if m == machine}
+        if obs:
+            lines.append("  observations: " + ", ".join(
+                f"{k}={c}" for k, c in sorted(obs.items(), key=lambda kc: -kc[1])))
     if REFUSED_BY:
         lines.append("refusals by rule: " + ", ".join(f"{r}={c}" for r, c in REFUSED_BY.most_common()))
+    if OVERRIDDEN:
+        lines.append("overrides by rule: " + ", ".join(f"{r}={c}" for r, c in OVERRIDDEN.most_common()))
     if EXHAUSTIVE:
         lines.append("exhaustive check: " + ", ".join(f"{k}={v}" for k, v in EXHAUSTIVE.items()))
     return lines

@@ -5,9 +5,25 @@ routes and declared edges are restated here (the edges are snapshotted from stat
 import time), so disabling or breaking a guard in the core cannot also weaken the check that is
 meant to catch it. Every problem string starts with the rule ID it breaks, so tests can assert
 which property fired.
+
+Issue 9 adds, from the raw events alone (never the episode's own summary fields):
+- NULL_GRADE: a CRS grade is stored iff the observation recorded temperature AND oxygen support; an
+  ICANS grade iff it recorded the age-appropriate screen (ICE, or CAPD under the policy's CAPD age)
+  or consciousness; a not-assessed grade is stored as null, never 0 (CLINICAL.md §1–2). SCREEN: an
+  accepted observation never carries the other age group's screen (§2b).
+- RESOLVE_CRITERIA: a resolve accepted without an override needs every observation of the last
+  resolution window fully assessed (CRS: temperature and oxygen; ICANS: screen and consciousness) at
+  grade 0/0, in a streak that began at least the window before (§7).
+- STEROID_DOSE_PER_KG: a steroid dose above the policy's per-kg ceiling (dexamethasone a dose,
+  methylprednisolone over 24 h) carries an override naming the rule (§4).
+- fold_view_problems: the episode's latest assessed CRS / ICANS grades and its zero streak agree with
+  the same figures computed from the raw events (a not-assessed observation changes neither); SEVERITY:
+  its severity and each dose's improvement baseline are the worse of the latest assessed CRS and ICANS.
 """
 
+import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -16,6 +32,7 @@ from pathway.episode import Episode
 from pathway.errors import Refused
 from pathway.events import Event
 from pathway.machine import violations
+from pathway.policy import Policy
 from pathway.rules import RULES
 from states import PATHWAY, State
 
@@ -67,6 +84,177 @@ def siltuximab_limit_mg(weight_kg: float) -> float:
     return weight_kg * SILTUXIMAB_MG_PER_KG * 1.1
 
 
+def floor_tenth(x: float) -> float:
+    """Round a ceiling down to the 0.1 mg grid (CLINICAL.md §4: "rounded down to 0.1 mg")."""
+    return math.floor(x * 10 + 1e-9) / 10
+
+
+# -- the per-kg steroid ceilings, restated from CLINICAL.md §4 (policy, overridable) ---------------
+
+def dex_per_kg_ceiling_mg(weight_kg: float, policy: Policy) -> float:
+    """Dexamethasone: the policy's mg/kg a dose (default 0.5) × weight, rounded down."""
+    return floor_tenth(policy.dexamethasone_max_mg_per_kg_dose * weight_kg)
+
+
+def mp_per_kg_day_ceiling_mg(weight_kg: float, policy: Policy) -> float:
+    """Methylprednisolone: the policy's mg/kg a day (default 30) × weight, rounded down."""
+    return floor_tenth(policy.methylprednisolone_max_mg_per_kg_day * weight_kg)
+
+
+# -- what an observation recorded, from its stored inputs (CLINICAL.md §1–2, §2b, §7) ----------------
+
+def screen_recorded(inputs: dict[str, Any], child: bool) -> bool:
+    """The ICE score (12 years and over) or the CAPD, a score or 'unable' (children)."""
+    if child:
+        return inputs.get("capd_score") is not None or inputs.get("capd_unable") is True
+    return inputs.get("ice_score") is not None
+
+
+def crs_recorded(inputs: dict[str, Any]) -> bool:
+    """A CRS grade needs a recorded temperature and a recorded oxygen support (room-air counts)."""
+    return inputs.get("temp_c") is not None and inputs.get("o2_device") is not None
+
+
+def icans_recorded(inputs: dict[str, Any], child: bool) -> bool:
+    """An ICANS grade needs the age-appropriate screen or the level of consciousness."""
+    return screen_recorded(inputs, child) or inputs.get("consciousness") is not None
+
+
+def icans_fully_recorded(inputs: dict[str, Any], child: bool) -> bool:
+    return screen_recorded(inputs, child) and inputs.get("consciousness") is not None
+
+
+@dataclass(frozen=True)
+class Patient:
+    """The facts of the open event: weight, age, policy, and so which ICANS screen applies."""
+
+    weight_kg: float
+    age_years: float
+    policy: Policy
+
+    @property
+    def child(self) -> bool:
+        return self.age_years < self.policy.capd_below_age_years
+
+
+_PATIENTS: dict[int, tuple[Event, Patient]] = {}
+
+
+def patient_of(events: Sequence[Event]) -> Patient | None:
+    """The patient of a history's open event (memoised per open event: the policy is validated once)."""
+    if not events or events[0].kind != "open":
+        return None
+    opened = events[0]
+    hit = _PATIENTS.get(id(opened))
+    if hit is not None and hit[0] is opened:
+        return hit[1]
+    data = opened.data
+    patient = Patient(float(data["weight_kg"]), float(data["age_years"]), Policy.model_validate(data["policy"]))
+    if len(_PATIENTS) > 256:
+        _PATIENTS.clear()
+    _PATIENTS[id(opened)] = (opened, patient)
+    return patient
+
+
+def fully_assessed_zero(ev: Event, child: bool) -> bool:
+    """CRS 0 and ICANS 0, each fully assessed: the only observation that counts toward resolution."""
+    inputs = ev.data["observation"]
+    return (crs_recorded(inputs) and icans_fully_recorded(inputs, child)
+            and ev.data["crs_grade"] == 0 and ev.data["icans_grade"] == 0)
+
+
+@dataclass
+class RawView:
+    """What the raw observe events say: latest assessed grades (seq, at, grade), the zero streak, fever."""
+
+    crs: tuple[int, datetime, int] | None = None
+    icans: tuple[int, datetime, int] | None = None
+    zero_streak_since: datetime | None = None
+    fever_since: datetime | None = None
+    ever_crs_1_plus: bool = False
+    ever_icans_1_plus: bool = False
+
+
+def has_fever(temp_c: float | None, policy: Policy) -> bool | None:
+    if temp_c is None:
+        return None
+    return temp_c >= policy.fever_threshold_c if policy.fever_comparator == ">=" else temp_c > policy.fever_threshold_c
+
+
+def raw_view(events: Sequence[Event], patient: Patient) -> RawView:
+    view = RawView()
+    for ev in events:
+        if ev.kind != "observe":
+            continue
+        crs, icans = ev.data["crs_grade"], ev.data["icans_grade"]
+        if crs is not None:
+            view.crs = (ev.seq, ev.at, crs)
+            view.ever_crs_1_plus |= crs >= 1
+        if icans is not None:
+            view.icans = (ev.seq, ev.at, icans)
+            view.ever_icans_1_plus |= icans >= 1
+        view.zero_streak_since = (view.zero_streak_since or ev.at) if fully_assessed_zero(ev, patient.child) else None
+        fever = has_fever(ev.data["observation"].get("temp_c"), patient.policy)
+        if fever is True:
+            view.fever_since = view.fever_since or ev.at
+        elif fever is False:
+            view.fever_since = None
+    return view
+
+
+def icans_only(events: Sequence[Event]) -> bool:
+    """An ICANS-only episode: ICANS grade >= 1 assessed, CRS never assessed at grade >= 1."""
+    patient = patient_of(events)
+    if patient is None:
+        return False
+    view = raw_view(events, patient)
+    return view.ever_icans_1_plus and not view.ever_crs_1_plus
+
+
+def fold_view_problems(events: Sequence[Event], episode: Episode) -> list[str]:
+    """The episode's latest ASSESSED CRS / ICANS grades and its resolution streak equal what the raw
+    events give: a not-assessed observation never changes the latest assessed grade, and only a fully
+    assessed 0/0 observation starts or extends the streak (any other breaks it)."""
+    patient = patient_of(events)
+    if patient is None:
+        return []
+    view = raw_view(events, patient)
+    out: list[str] = []
+    for name, got, want in (("CRS", episode.crs, view.crs), ("ICANS", episode.icans, view.icans)):
+        got_t = (got.seq, got.at, got.grade) if got is not None else None
+        if got_t != want:
+            out.append(f"NULL_GRADE: the episode's latest assessed {name} is {got_t}, the raw events give {want}")
+    if episode.zero_streak_since != view.zero_streak_since:
+        out.append(f"NULL_GRADE: the episode's zero streak starts at {episode.zero_streak_since}, the raw events "
+                   f"(fully assessed 0/0 observations only) give {view.zero_streak_since}")
+    out += _severity_problems(events, episode)
+    return out
+
+
+def _severity_problems(events: Sequence[Event], episode: Episode) -> list[str]:
+    """Improvement and worsening are judged on the worse of the latest ASSESSED CRS and ICANS grades
+    (CLINICAL.md §7): the episode's severity, and each dose's baseline, are that worse grade."""
+    crs: int | None = None
+    icans: int | None = None
+    baselines: list[int | None] = []
+    for ev in events:
+        if ev.kind == "observe":
+            crs = ev.data["crs_grade"] if ev.data["crs_grade"] is not None else crs
+            icans = ev.data["icans_grade"] if ev.data["icans_grade"] is not None else icans
+        elif ev.kind == "give":
+            baselines.append(max((g for g in (crs, icans) if g is not None), default=None))
+    worse = max((g for g in (crs, icans) if g is not None), default=None)
+    out: list[str] = []
+    if episode.severity != worse:
+        out.append(f"SEVERITY: the episode's severity is {episode.severity}, the worse of the latest assessed CRS "
+                   f"{crs} and ICANS {icans} is {worse}")
+    got = [d.severity_at_dose for d in episode.doses]
+    if got != baselines:
+        out.append(f"SEVERITY: the doses' improvement baselines are {got}, the worse assessed grade at each dose "
+                   f"was {baselines}")
+    return out
+
+
 # -- the declared edges, frozen when this module is imported --------------------------------------
 
 def _snapshot_edges() -> dict[tuple[str, str], frozenset[str]]:
@@ -105,16 +293,31 @@ def _window_max(items: Sequence[tuple[datetime, float]]) -> tuple[float, datetim
     return best, where
 
 
-def history_problems(events: Sequence[Event], weight_kg: float) -> list[str]:
-    """Every safety property an accepted history must keep. [] when the history is safe."""
+def history_problems(events: Sequence[Event], weight_kg: float, only_last: bool = False) -> list[str]:
+    """Every safety property an accepted history must keep. [] when the history is safe.
+
+    `only_last`: the history without its last event is known to be safe (the exhaustive search checked
+    it when it reached the parent node), so only problems that involve the last event are reported;
+    the earlier events are still read for what they establish (doses, windows, streaks)."""
     problems: list[str] = []
     gives: dict[str, list[tuple[datetime, float]]] = {drug: [] for drug in ROUTES}
     tol = CEILING_ROUNDING_TOLERANCE_MG + EPS_MG
+    patient = patient_of(events)
     closed_seen = False
     given_drugs: set[str] = set()
     intensities: set[str] = set()
     prev: Event | None = None
+    first_checked = len(events) if only_last else 1
     for i, ev in enumerate(events, start=1):
+        if i < first_checked:  # known safe: only record what it establishes
+            if ev.kind == "give":
+                gives[ev.data["drug"]].append((ev.at, float(ev.data["dose_mg"])))
+                given_drugs.add(ev.data["drug"])
+                if ev.data.get("intensity"):
+                    intensities.add(ev.data["intensity"])
+            closed_seen |= ev.kind == "close"
+            prev = ev
+            continue
         if ev.seq != i:
             problems.append(f"SEQ: event {i} has seq {ev.seq}")
         if closed_seen:
@@ -139,6 +342,12 @@ def history_problems(events: Sequence[Event], weight_kg: float) -> list[str]:
                                 f"{ev.to_state} is not a declared edge")
         if ev.kind == "close":
             closed_seen = True
+        if patient is not None and ev.kind == "observe":
+            problems += _observe_problems(ev, patient)
+        if patient is not None and ev.kind == "resolve":
+            problems += _resolve_problems(ev, events[:i - 1], patient)
+        if patient is not None and ev.kind == "give":
+            problems += _per_kg_problems(ev, gives, patient)
         if ev.kind == "give":
             problems += _dose_problems(ev, gives, weight_kg, tol)
             given_drugs.add(ev.data["drug"])
@@ -147,8 +356,70 @@ def history_problems(events: Sequence[Event], weight_kg: float) -> list[str]:
         if ev.to_state in PHASE_NEEDS:
             problems += _phase_problems(ev, given_drugs, intensities)
         prev = ev
-    problems += _window_problems(gives, weight_kg, tol)
+    if not only_last or (events and events[-1].kind == "give"):  # a new 24 h excess needs a new dose
+        problems += _window_problems(gives, weight_kg, tol)
     return problems
+
+
+def _observe_problems(ev: Event, patient: Patient) -> list[str]:
+    """Not assessed is never 0: a grade is stored (non-null) iff its domain was recorded (§1–2)."""
+    out: list[str] = []
+    inputs, crs, icans = ev.data["observation"], ev.data["crs_grade"], ev.data["icans_grade"]
+    if crs_recorded(inputs) != (crs is not None):
+        out.append(f"NULL_GRADE: seq {ev.seq} CRS grade {crs!r} although temperature and oxygen support were "
+                   f"{'' if crs_recorded(inputs) else 'not '}both recorded ({sorted(inputs)})")
+    if icans_recorded(inputs, patient.child) != (icans is not None):
+        screen = "CAPD" if patient.child else "ICE"
+        out.append(f"NULL_GRADE: seq {ev.seq} ICANS grade {icans!r} although the {screen} screen or consciousness "
+                   f"was {'' if icans_recorded(inputs, patient.child) else 'not '}recorded ({sorted(inputs)})")
+    if screen_recorded(inputs, not patient.child):
+        out.append(f"SCREEN: seq {ev.seq} accepted the {'ICE score' if patient.child else 'CAPD'} at "
+                   f"{patient.age_years:g} years (CAPD below {patient.policy.capd_below_age_years:g} years)")
+    return out
+
+
+def _resolve_problems(ev: Event, before: Sequence[Event], patient: Patient) -> list[str]:
+    """A resolve without an override: fully assessed 0/0 on every observation of the last window, in a
+    streak that began at least the window before (computed from the raw events, CLINICAL.md §7)."""
+    if ev.override is not None and "RESOLVE_CRITERIA" in ev.override.rules:
+        return []
+    window = timedelta(hours=patient.policy.resolution_window_h)
+    observed = [e for e in before if e.kind == "observe"]
+    if not observed:
+        return [f"RESOLVE_CRITERIA: seq {ev.seq} resolved without an override and without any observation"]
+    out: list[str] = []
+    recent = [e for e in observed if ev.at - e.at < window]
+    bad = [e.seq for e in recent if not fully_assessed_zero(e, patient.child)]
+    if bad:
+        out.append(f"RESOLVE_CRITERIA: seq {ev.seq} resolved without an override although observation(s) {bad} of "
+                   f"the last {patient.policy.resolution_window_h:g} h are not fully assessed grade 0/0")
+    start = None
+    for e in observed:
+        start = (start or e.at) if fully_assessed_zero(e, patient.child) else None
+    if start is None or ev.at - start < window:
+        out.append(f"RESOLVE_CRITERIA: seq {ev.seq} resolved without an override; the fully assessed 0/0 streak "
+                   f"began {start} (needs at least {patient.policy.resolution_window_h:g} h before {ev.at})")
+    return out
+
+
+def _per_kg_problems(ev: Event, gives: dict[str, list[tuple[datetime, float]]], patient: Patient) -> list[str]:
+    """A steroid dose above the per-kg ceiling carries an override naming STEROID_DOSE_PER_KG (§4).
+    Called before the dose is added to `gives`."""
+    drug, dose = ev.data["drug"], float(ev.data["dose_mg"])
+    overridden = ev.override is not None and "STEROID_DOSE_PER_KG" in ev.override.rules
+    w, p = patient.weight_kg, patient.policy
+    if drug == "dexamethasone":
+        ceiling = dex_per_kg_ceiling_mg(w, p)
+        above, what = dose > ceiling + EPS_MG, f"dexamethasone {dose:g} mg > {ceiling:g} mg a dose"
+    elif drug == "methylprednisolone":
+        ceiling = mp_per_kg_day_ceiling_mg(w, p)
+        total = sum(v for t, v in gives[drug] if ev.at - t < DAY) + dose
+        above, what = total > ceiling + EPS_MG, f"methylprednisolone {total:g} mg in 24 h > {ceiling:g} mg a day"
+    else:
+        return []
+    if above and not overridden:
+        return [f"STEROID_DOSE_PER_KG: seq {ev.seq} {what} for {w:g} kg without an override"]
+    return []
 
 
 def _dose_problems(ev: Event, gives: dict[str, list[tuple[datetime, float]]], weight_kg: float,

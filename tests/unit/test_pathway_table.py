@@ -21,7 +21,10 @@ CONTRACT_RULES = {
     "TOCI_INDICATION": Kind.OVERRIDABLE, "STEROID_INDICATION": Kind.OVERRIDABLE, "STEROID_DOSE_MAX": Kind.HARD,
     "ESCALATION_ORDER": Kind.OVERRIDABLE, "REFRACTORY_ORDER": Kind.OVERRIDABLE, "RESOLVE_CRITERIA": Kind.OVERRIDABLE,
     "DOSE_MAX": Kind.HARD, "TIME_ORDER": Kind.HARD, "TIME_FUTURE": Kind.HARD, "EPISODE_CLOSED": Kind.HARD,
+    "STEROID_DOSE_PER_KG": Kind.OVERRIDABLE,
 }
+#: Contract v2 rules that arrive with a later issue (corrections: issue 10); until then v1 stands.
+LATER_ISSUES = {"CORRECTION_TARGET"}
 CONTRACT_FILE = Path(__file__).resolve().parents[3] / "shared" / "CONTRACT.md"
 
 
@@ -33,7 +36,7 @@ def test_every_contract_rule_is_catalogued_with_its_kind() -> None:
 @pytest.mark.skipif(not CONTRACT_FILE.exists(), reason="shared/CONTRACT.md is not beside this checkout")
 def test_contract_rule_table_matches_catalogue() -> None:
     ids = set(re.findall(r"^\| `([A-Z_]+)` \|", CONTRACT_FILE.read_text(), flags=re.M))
-    assert ids and ids <= set(RULES)
+    assert ids and ids - LATER_ISSUES <= set(RULES)
 
 
 def test_every_rule_has_a_sentence_citations_and_a_check() -> None:

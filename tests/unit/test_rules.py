@@ -70,15 +70,23 @@ def test_toci_indication_needs_grade_2() -> None:
 
 
 def test_toci_indication_grade_1_fever_persisting_beyond_72h() -> None:
-    d = driver(temp_c=38.5)
-    d.observe(t(72), temp_c=38.4)
+    d = driver(temp_c=38.5, o2_device="room-air")
+    d.observe(t(72), temp_c=38.4, o2_device="room-air")
     assert refused(d.give, t(72), "tocilizumab", 400).rule == "TOCI_INDICATION"
-    d.observe(t(72.5), temp_c=38.3)
+    d.observe(t(72.5), temp_c=38.3, o2_device="room-air")
     assert d.give(t(72.5), "tocilizumab", 400).override is None
 
 
+def test_toci_indication_is_not_met_by_a_not_assessed_crs() -> None:
+    """v2: a fever with no oxygen support recorded is CRS not assessed, never grade 1 (nor 2)."""
+    d = driver(temp_c=38.5)
+    d.observe(t(72.5), temp_c=38.3, hypotension=True)
+    r = refused(d.give, t(72.5), "tocilizumab", 400)
+    assert r.rule == "TOCI_INDICATION" and "no assessed CRS grade on record" in r.message
+
+
 def test_toci_not_indicated_for_icans_alone() -> None:
-    d = driver(temp_c=37.0, ice_score=4)
+    d = driver(temp_c=37.0, o2_device="room-air", ice_score=4)  # CRS 0 (assessed), ICANS 2
     assert refused(d.give, t(1), "tocilizumab", 400).rule == "TOCI_INDICATION"
     assert d.give(t(1), "dexamethasone", 10).to_state == "steroid"  # ICANS grade 2: steroids
 
@@ -91,7 +99,7 @@ def test_steroid_dose_max(drug: str, ok: float, too_much: float) -> None:
 
 
 def test_methylprednisolone_2000_mg_in_24h() -> None:
-    d = driver(**GRADE4)
+    d = driver(weight_kg=80, **GRADE4)  # 80 kg: the per-kg ceiling (30 mg/kg = 2400 mg a day) does not bind
     d.give(t(1), "methylprednisolone", 1000)
     d.give(t(2), "methylprednisolone", 1000)
     r = refused(d.give, t(24.9), "methylprednisolone", 100)
@@ -123,7 +131,7 @@ def test_escalation_order_and_its_exceptions() -> None:
     worse.give(t(1), "tocilizumab", 400)
     worse.observe(t(2), **GRADE3)
     worse.give(t(2), "dexamethasone", 10)
-    worse.observe(t(3), temp_c=39, vasopressors=2)  # grade 4: escalate at once
+    worse.observe(t(3), temp_c=39, vasopressors=2, o2_device="room-air")  # grade 4: escalate at once
     assert worse.give(t(3), "methylprednisolone", 1000).to_state == "escalated_steroid"
 
 
@@ -169,18 +177,37 @@ def test_route() -> None:
     assert err.value.rule == "DRUG_ROUTE"
 
 
+ZERO = {"temp_c": 36.8, "o2_device": "room-air", "ice_score": 10, "consciousness": "awake"}
+
+
 def test_resolve_criteria() -> None:
-    d = driver(temp_c=36.8)
+    d = driver(**ZERO)
     r = refused(d.resolve, t(23.9))
     assert (r.rule, r.overridable, r.earliest_at) == ("RESOLVE_CRITERIA", True, t(24))
-    d.observe(t(24), temp_c=36.9)
+    d.observe(t(24), **{**ZERO, "temp_c": 36.9})
     assert d.resolve(t(24)).to_state == "resolved"
 
 
+@pytest.mark.parametrize("partial", [{"temp_c": 36.8}, {"temp_c": 36.8, "o2_device": "room-air"},
+                                     {"temp_c": 36.8, "o2_device": "room-air", "ice_score": 10},
+                                     {"temp_c": 36.8, "o2_device": "room-air", "consciousness": "awake"},
+                                     {"ice_score": 10, "consciousness": "awake"}, {}])
+def test_resolve_needs_fully_assessed_zeros(partial: dict) -> None:
+    """v2: a partly assessed or unassessed observation never counts toward resolution, and breaks the streak."""
+    d = driver(**partial)
+    d.observe(t(24), **partial)
+    r = refused(d.resolve, t(24))
+    assert (r.rule, r.overridable, r.earliest_at) == ("RESOLVE_CRITERIA", True, None)
+    full = driver(**ZERO)
+    full.observe(t(12), **partial)  # one partial observation inside the window breaks the streak
+    full.observe(t(24), **ZERO)
+    assert refused(full.resolve, t(24)).earliest_at == t(48)
+
+
 def test_resolve_breaks_on_a_nonzero_grade() -> None:
-    d = driver(temp_c=36.8)
-    d.observe(t(20), temp_c=38.2)
-    d.observe(t(30), temp_c=36.8)
+    d = driver(**ZERO)
+    d.observe(t(20), **{**ZERO, "temp_c": 38.2})
+    d.observe(t(30), **ZERO)
     assert refused(d.resolve, t(30)).rule == "RESOLVE_CRITERIA"
     assert d.resolve(t(31), override="transfer to ward, resolved clinically").override is not None
 
