@@ -8,7 +8,7 @@ import math
 from dataclasses import dataclass
 from typing import Callable
 
-from pathway.drugs import Drug, Route
+from pathway.drugs import STEROIDS, Drug, Route
 from pathway.episode import Episode
 from pathway.policy import HARD_LIMITS, Policy
 
@@ -140,9 +140,9 @@ def _per(every_h: float) -> str:
     return "/day" if every_h >= 24 else f" every {every_h:g} h"
 
 
-def _last_steroid(episode: Episode, intensity: str | None = None) -> Drug | None:
-    given = [d for d in episode.doses if d.drug in (Drug.DEXAMETHASONE, Drug.METHYLPREDNISOLONE)
-             and (intensity is None or d.intensity == intensity)]
+def last_steroid(episode: Episode, intensity: str | None = None) -> Drug | None:
+    """The corticosteroid given last (of that intensity, if named): the one a course or taper continues."""
+    given = [d for d in episode.doses if d.drug in STEROIDS and (intensity is None or d.intensity == intensity)]
     return given[-1].drug if given else None
 
 
@@ -178,11 +178,11 @@ def regimen(name: str, episode: Episode) -> Regimen:
                         "standard")
     if name == "escalated_course":
         # the escalated course under way continues with the drug it started with (days 2–3)
-        drug = _last_steroid(episode, "escalated")
+        drug = last_steroid(episode, "escalated")
         return regimen("dexamethasone_escalated" if drug is Drug.DEXAMETHASONE else "methylprednisolone_escalated",
                        episode)
     if name == "standard_course":
-        drug = _last_steroid(episode, "standard")
+        drug = last_steroid(episode, "standard")
         return regimen("methylprednisolone_icans3" if drug is Drug.METHYLPREDNISOLONE else "dexamethasone_standard",
                        episode)
     if name == "anakinra":

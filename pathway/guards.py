@@ -10,7 +10,8 @@ from functools import cached_property
 from typing import Callable
 
 from pathway.commands import AdministerDose, StepCommand
-from pathway.dosing import DOSE_LIMITS, steroid_day_ceiling_mg, steroid_intensity, steroid_per_kg_ceiling_mg
+from pathway.dosing import (DOSE_LIMITS, last_steroid, steroid_day_ceiling_mg, steroid_intensity,
+                            steroid_per_kg_ceiling_mg)
 from pathway.drugs import ALLOWED_ROUTES, DEFAULT_ROUTE, STEROIDS, Drug, Route
 from pathway.episode import DoseRecord, Episode
 from pathway.errors import Violation
@@ -383,11 +384,6 @@ def _refractory_due(ep: Episode, now: datetime) -> bool:
             and at_least(ep.severity, 1))
 
 
-def _last_steroid(ep: Episode) -> Drug | None:
-    steroids = [d for d in ep.doses if d.drug in STEROIDS]
-    return steroids[-1].drug if steroids else None
-
-
 def _escalated_course_running(ep: Episode, now: datetime) -> bool:
     """Within the escalated course's days (1000 mg/day × 3 days) since its first dose."""
     start = ep.escalated_started_at
@@ -465,10 +461,10 @@ CONDITIONS: dict[str, Callable[[Episode, datetime], bool]] = {
     "escalated_course_continues": lambda ep, now: (_escalated_course_running(ep, now) and at_least(ep.severity, 2)),
     "refractory_pending": lambda ep, now: not _refractory_due(ep, now) and at_least(ep.severity, 1),
     "methylprednisolone_step_down": lambda ep, now: (_taper_now(ep, now)
-                                                     and _last_steroid(ep) is Drug.METHYLPREDNISOLONE),
-    "dexamethasone_step_down": lambda ep, now: _taper_now(ep, now) and _last_steroid(ep) is Drug.DEXAMETHASONE,
+                                                     and last_steroid(ep) is Drug.METHYLPREDNISOLONE),
+    "dexamethasone_step_down": lambda ep, now: _taper_now(ep, now) and last_steroid(ep) is Drug.DEXAMETHASONE,
     "anakinra_course_continues": lambda ep, now: bool(ep.doses_of(Drug.ANAKINRA)) and at_least(ep.severity, 1),
     "refractory_still_due": lambda ep, now: (_refractory_due(ep, now) and not ep.doses_of(Drug.SILTUXIMAB)),
-    "methylprednisolone_taper_due": lambda ep, now: _last_steroid(ep) is Drug.METHYLPREDNISOLONE,
-    "dexamethasone_taper_due": lambda ep, now: _last_steroid(ep) is Drug.DEXAMETHASONE,
+    "methylprednisolone_taper_due": lambda ep, now: last_steroid(ep) is Drug.METHYLPREDNISOLONE,
+    "dexamethasone_taper_due": lambda ep, now: last_steroid(ep) is Drug.DEXAMETHASONE,
 }

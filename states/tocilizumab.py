@@ -2,7 +2,7 @@
 
 from states.common import ACT, OBSERVE, REASSESS, RESOLUTION, STEROID_START, TOCI_REPEAT, TOCI_REPEAT_REC
 from states.names import State
-from states.spec import Edge, Recommend, StateSpec
+from states.spec import Edge, StateSpec
 
 SPEC = StateSpec(
     state=State.TOCILIZUMAB,

@@ -143,7 +143,7 @@ class EpisodeDriver(RuleBasedStateMachine):
         except Refused as err:
             assert err.rules == ("TIME_FUTURE",) and at > self.now + safety.FUTURE_TOLERANCE, \
                 f"REFUSAL: open at {at} (now {self.now}) refused {err.rules}"
-            note_lazily(lambda: f"  open refused {err.rules}; opening now")
+            note_lazily(lambda err=err: f"  open refused {err.rules}; opening now")
             cmd = OpenEpisode(at=self.now, actor=ACTOR, patient_ref="PROP-1", weight_kg=weight, age_years=age,
                               policy=policy)
             event = decide_open(cmd, EPISODE_ID, self.now)
@@ -198,14 +198,14 @@ class EpisodeDriver(RuleBasedStateMachine):
         except Invalid as err:
             rec.invalid = err
             rec.unchanged = self.ep is ep and len(self.events) == n and ep.model_dump() == rec.before
-            note_lazily(lambda: f"    invalid: {err.message}")
+            note_lazily(lambda err=err: f"    invalid: {err.message}")
             self._tally(reach.OUTCOMES, (self.NAME, "invalid"))
             self._tally(reach.OBSERVATIONS, (self.NAME, "wrong screen (invalid, exit 2)"))
             return None
         except Refused as err:
             rec.refused = err
             rec.unchanged = self.ep is ep and len(self.events) == n and ep.model_dump() == rec.before
-            note_lazily(lambda: f"    refused {err.rules}")
+            note_lazily(lambda err=err: f"    refused {err.rules}")
             self._tally(reach.OUTCOMES, (self.NAME, "refused"))
             self._tally(reach.REFUSED_BY, *err.rules)
             return None

@@ -35,7 +35,6 @@ within 8 h and no tocilizumab; R7 CRS grade 4 gets exactly one steroid step.
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from pydantic import ValidationError
 
 from pathway.commands import AdministerDose, OpenEpisode, RecordObservation, Resolve
 from pathway.episode import Episode, apply
