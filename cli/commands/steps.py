@@ -148,7 +148,7 @@ def act(
                                              help="A short note (no names).")] = None,
     json_out: JsonFlag = False,
 ) -> None:
-    """Record a supportive-care action (CLINICAL.md §6)."""
+    """Record a supportive-care action (docs/clinical-basis.md §6)."""
     from pathway.commands import RecordAction
 
     config = settings(ctx, json_out)

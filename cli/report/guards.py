@@ -17,7 +17,7 @@ from pathway.clock import iso
 from pathway.drugs import STEROIDS, Drug
 from pathway.episode import Episode, apply
 from pathway.events import Event
-from pathway.guards import at_least  # the pathway's own comparison: not assessed is never "at least" anything
+from pathway.guards import at_least, fluids_failed  # the pathway's own comparison: not assessed is never "at least" anything
 from pathway.policy import HARD_LIMITS
 from pathway.recommend import reassess_hours
 
@@ -31,6 +31,8 @@ REQUIRED_ACTIONS: tuple[tuple[str, str, str], ...] = (
     ("crs3", "icu-transfer", "CRS grade ≥ 3: ICU transfer"),
     ("crs3", "echocardiogram", "CRS grade ≥ 3: echocardiogram"),
     ("hypotension", "fluid-bolus", "hypotension: IV fluid bolus"),
+    ("fluids_failed", "icu-transfer", "hypotension persisting after fluid boluses: ICU transfer"),
+    ("fluids_failed", "echocardiogram", "hypotension persisting after fluid boluses: echocardiogram"),
     ("icans1", "aspiration-precautions", "ICANS grade ≥ 1: aspiration precautions"),
     ("icans1", "neurology-consult", "ICANS grade ≥ 1: neurology consultation"),
     ("icans2", "neuroimaging", "ICANS grade ≥ 2: neuroimaging (MRI, or CT)"),
@@ -177,12 +179,24 @@ def _escalation(window: float, steroids: list[Event]) -> dict[str, Any] | None:
                   target=f"≥ {window:g} h, or grade 4 / worsening (ESCALATION_ORDER)", ok=ok, detail=detail)
 
 
+def _fluids_failed_at(events: list[Event]) -> datetime | None:
+    """The first observation at which the pathway's own test (guards.fluids_failed) held: still hypotensive
+    after the policy's fluid boluses within its window (CLINICAL.md §9)."""
+    episode: Episode | None = None
+    for event in events:
+        episode = apply(episode, event)
+        if event.kind == "observe" and fluids_failed(episode):
+            return event.at
+    return None
+
+
 def supportive_actions(events: list[Event]) -> list[dict[str, Any]]:
     """CLINICAL.md §6: each required action, what required it and when, done (when) or missing."""
     observations = [e for e in events if e.kind == "observe"]
     triggers: dict[str, datetime | None] = {
         name: next((e.at for e in observations if test(e.data)), None) for name, test in TRIGGERS.items()}
     triggers["steroid"] = next((e.at for e in events if e.kind == "give" and _is_steroid(e)), None)
+    triggers["fluids_failed"] = _fluids_failed_at(events)
     done: dict[str, datetime] = {}
     for event in events:
         if event.kind == "act":

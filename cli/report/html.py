@@ -114,7 +114,7 @@ Rows shaded amber are deviations.</p>{timeline}
 <h2>Timed guards</h2>{guards}
 <h2>Deviations</h2>{deviations}
 <h2>Refused attempts</h2>{refusals}
-<h2>Required supportive actions (CLINICAL.md §6)</h2>{actions}
+<h2>Required supportive actions (clinical basis §6, §8, §9)</h2>{actions}
 <footer>{escape(data['disclaimer'])}</footer>
 </body></html>
 """

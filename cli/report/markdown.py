@@ -67,7 +67,7 @@ def render_markdown(data: dict[str, Any]) -> str:
     lines += _table(["clinical time", "record time", "actor", "tried", "rules", "message"],
                     [[r["at"], r["recorded_at"], r["actor"], r["tried"], r["rules"], r["message"]]
                      for r in data["refusals"]])
-    lines += ["## Required supportive actions (CLINICAL.md §6)", ""]
+    lines += ["## Required supportive actions (clinical basis §6, §8, §9)", ""]
     lines += _table(["action", "required because", "since", "done at", "status"],
                     [[a["action"], a["required_because"], a["required_since"], a["done_at"], a["status"].upper()]
                      for a in data["supportive_actions"]])

@@ -122,3 +122,26 @@ def test_html_report_is_one_self_contained_file(crs, episode, tmp_path: Path) ->
     assert NOTE not in html and "&lt;script&gt;" in html, "record text is escaped, never markup"
     assert '<td>3</td><td><span class="na">not assessed</span></td>' in html and "None" not in html
     assert svg.count('class="not-assessed"') == 1 and "ICANS not assessed (missing ICANS: ICE score" in svg
+
+
+def test_report_requires_icu_and_echo_once_fluids_fail(crs) -> None:  # type: ignore[no-untyped-def]
+    """CLINICAL §9: still hypotensive after two fluid boluses within 6 h -> ICU transfer and echocardiogram
+    are required (and shown missing until recorded), also at CRS grade 2 where nothing else requires them."""
+    t0 = recent_t0(10)
+
+    def at(hours: float) -> list[str]:
+        return ["--at", iso(t0 + timedelta(hours=hours))]
+
+    e = crs("open", "--patient", "HYPO-1", "--weight-kg", "70", "--age-years", "50", *at(0), "--json").json["episode"]
+    hypotensive = ["--temp", "38.5", "--o2", "room-air", "--hypotension", "--ice", "10", "--consciousness", "awake"]
+    for args in (["observe", e, *hypotensive, *at(1)], ["act", e, "fluid-bolus", *at(1.2)],
+                 ["observe", e, *hypotensive, *at(2)], ["act", e, "fluid-bolus", *at(2.2)]):
+        assert crs(*args).code == 0, args
+    before = crs("audit", "report", e, "--format", "json").json
+    assert not {"echocardiogram", "icu-transfer"} & {a["action"] for a in before["supportive_actions"]}
+    assert crs("observe", e, *hypotensive, *at(3)).code == 0  # persisting after two boluses
+    after = crs("audit", "report", e, "--format", "json").json
+    fluids = {a["action"]: a for a in after["supportive_actions"] if "fluid boluses" in a["required_because"]}
+    assert set(fluids) == {"icu-transfer", "echocardiogram"}
+    assert {a["status"] for a in fluids.values()} == {"missing"}
+    assert fluids["echocardiogram"]["required_since"] == iso(t0 + timedelta(hours=3))
