@@ -400,14 +400,6 @@ def _taper_now(ep: Episode, now: datetime) -> bool:
     return done or (ep.severity is not None and ep.severity <= 1)
 
 
-def _hypotensive(ep: Episode) -> bool:
-    return ep.hypotensive_at is not None
-
-
-def _on_vasopressor(ep: Episode) -> bool:
-    return ep.on_vasopressor
-
-
 def fluids_failed(ep: Episode) -> bool:
     """Hypotension persisting after the policy's boluses within its window (CLINICAL.md §9)."""
     p, boluses = ep.policy, ep.fluid_boluses
@@ -419,7 +411,7 @@ def fluids_failed(ep: Episode) -> bool:
 
 def _fluid_bolus_due(ep: Episode, now: datetime) -> bool:
     """Hypotensive, no vasopressor, fluids not yet failed, and no bolus since it was seen."""
-    if not _hypotensive(ep) or _on_vasopressor(ep) or fluids_failed(ep):
+    if ep.hypotensive_at is None or ep.on_vasopressor or fluids_failed(ep):
         return False
     return not ep.fluid_boluses or ep.fluid_boluses[-1] < ep.hypotensive_at  # type: ignore[operator]
 
@@ -450,7 +442,7 @@ CONDITIONS: dict[str, Callable[[Episode, datetime], bool]] = {
     "steroid_on_record": lambda ep, now: ep.steroid_given,
     "fluid_bolus_due": _fluid_bolus_due,
     "fluids_failed": lambda ep, now: fluids_failed(ep),
-    "fluids_failed_no_vasopressor": lambda ep, now: fluids_failed(ep) and not _on_vasopressor(ep),
+    "fluids_failed_no_vasopressor": lambda ep, now: fluids_failed(ep) and not ep.on_vasopressor,
     "toci_indicated": lambda ep, now: toci_indicated(ep, now),
     "toci_repeat_indicated": _toci_repeat,
     "steroid_indicated": lambda ep, now: steroid_indicated(ep),
