@@ -5,7 +5,7 @@ that changes an episode becomes exactly one event, or is refused.
 """
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
@@ -46,21 +46,29 @@ class OpenEpisode(_Command):
     policy: Policy = DEFAULT_POLICY
 
 
-class RecordObservation(_Step):
+class _Entry(_Step):
+    """An observe, give or act: the steps that may be recorded late (`late`: why it is charted after the
+    fact) and whose recheck of later events may need an override."""
+
+    #: A late entry (CLINICAL §10): a clinical time before the episode's latest event, and why.
+    late: Text | None = None
+    override_reason: Text | None = None
+
+
+class RecordObservation(_Entry):
     kind: Literal["observe"] = "observe"
     observation: Observation
 
 
-class AdministerDose(_Step):
+class AdministerDose(_Entry):
     kind: Literal["give"] = "give"
     drug: Drug
     #: at least 0.1 mg: a smaller figure is a typo, never therapy (HAZARDS H5)
     dose_mg: float = Field(ge=MIN_DOSE_MG, le=10_000)
     route: Route | None = None  # None: the drug's default route
-    override_reason: Text | None = None
 
 
-class RecordAction(_Step):
+class RecordAction(_Entry):
     kind: Literal["act"] = "act"
     action: Action
     note: Text | None = None
@@ -76,5 +84,32 @@ class Close(_Step):
     reason: Text | None = None
 
 
+class Correct(_Step):
+    """Supersede event `target_seq` (an observe, give or act) with corrected values at its clinical time.
+
+    `changes` are the corrected inputs (the original's fields in its own names: `dose_mg`, `temp_c`, ...),
+    `unset` the recorded inputs that were not in fact taken; every other input stays as recorded. The
+    pathway merges them with the target inside the step (pathway/history.py). `at` is the target's time.
+    """
+
+    kind: Literal["correct"] = "correct"
+    target_seq: int = Field(ge=1)
+    reason: Text
+    changes: dict[str, Any] = Field(default_factory=dict)
+    unset: tuple[str, ...] = ()
+    override_reason: Text | None = None
+
+
+class Void(_Step):
+    """Mark event `target_seq` as entered in error: it stays in the chain and leaves the effective history."""
+
+    kind: Literal["void"] = "void"
+    target_seq: int = Field(ge=1)
+    reason: Text
+    override_reason: Text | None = None
+
+
+EntryCommand = RecordObservation | AdministerDose | RecordAction
 StepCommand = RecordObservation | AdministerDose | RecordAction | Resolve | Close
-Command = OpenEpisode | StepCommand
+RecordCommand = Correct | Void
+Command = OpenEpisode | StepCommand | RecordCommand

@@ -91,6 +91,7 @@ class Episode(BaseModel):
     steroid_start_severity: int | None = None
     escalated_started_at: UtcTime | None = None  # first escalated steroid dose (the 3-day course)
     deviations: int = 0
+    corrections: int = 0  # corrections, voids and late entries recorded (the fold is of what stands)
     resolved_at: UtcTime | None = None
     closed_at: UtcTime | None = None
 

@@ -45,13 +45,17 @@ class Refused(CrsError):
     code = "refused"
     exit_code = 1
 
-    def __init__(self, violations: list[Violation] | tuple[Violation, ...]) -> None:
+    def __init__(self, violations: list[Violation] | tuple[Violation, ...], *, breaks_seq: int | None = None) -> None:
         ordered = tuple(sorted(violations, key=lambda v: v.overridable))  # stable: hard first
         if not ordered:
             raise ValueError("Refused needs at least one violation")
         self.violations = ordered
+        #: A correction or late entry refused because an event already recorded would break a rule in the
+        #: corrected history: that event's seq (the first, in clinical-time order). None: the step itself.
+        self.breaks_seq = breaks_seq
         first = ordered[0]
-        super().__init__(first.message)
+        where = f" (seq {breaks_seq}, in the corrected history)" if breaks_seq is not None else ""
+        super().__init__(first.message + where)
 
     @property
     def rule(self) -> str:
@@ -87,6 +91,8 @@ class Refused(CrsError):
         }
         if self.earliest_at is not None:
             out["earliest_at"] = iso(self.earliest_at)
+        if self.breaks_seq is not None:
+            out["breaks_seq"] = self.breaks_seq
         return out
 
 

@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict
 
 from pathway.commands import UtcTime
 
-EventKind = Literal["open", "observe", "give", "act", "resolve", "close"]
+EventKind = Literal["open", "observe", "give", "act", "resolve", "close", "correct", "void"]
 
 
 class Override(BaseModel):

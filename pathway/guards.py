@@ -182,7 +182,8 @@ def check_time_future(c: Context) -> Violation | None:
 def check_time_order(c: Context) -> Violation | None:
     if c.at < c.episode.last_at:
         return _v("TIME_ORDER", "the time given is earlier than the episode's latest event; events cannot go "
-                  "back in time", earliest_at=c.episode.last_at)
+                  "back in time (a step charted after the fact is a late entry: --late REASON)",
+                  earliest_at=c.episode.last_at)
     return None
 
 

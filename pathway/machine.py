@@ -6,6 +6,7 @@ the destination from the transitions machine's table (its first transition whose
 hold). It never mutates the episode or the machine; the caller folds the returned event.
 """
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -156,22 +157,56 @@ def check_screen(episode: Episode, command: StepCommand) -> None:
                       "score with --ice N (0–10)")
 
 
-def decide(episode: Episode, command: StepCommand, now: datetime) -> Event:
-    """The event this command makes, or Refused naming every rule it breaks. Pure."""
+@dataclass(frozen=True)
+class Evaluation:
+    """One step judged against an episode: every rule it breaks, and where the table sends it."""
+
+    ctx: Context
+    trigger: str
+    found: list[Violation]
+
+    @property
+    def structural(self) -> bool:
+        return any(v.rule in STRUCTURAL_RULES for v in self.found)
+
+    def event(self, seq: int, override: Override | None) -> Event:
+        """The event this step makes with `override` passing its overridable rules (the caller decided)."""
+        ctx, command = self.ctx, self.ctx.command
+        episode = ctx.episode
+        dest = _route(self.trigger, episode.state, ctx)
+        data = _data(command, ctx)
+        late = getattr(command, "late", None)
+        if late is not None:
+            data["late"] = True
+            data["late_reason"] = late
+        return Event(episode_id=episode.id, seq=seq, kind=command.kind, at=command.at, recorded_at=ctx.now,
+                     actor=command.actor, from_state=episode.state.value, to_state=dest.value, data=data,
+                     override=override)
+
+
+def evaluate(episode: Episode, command: StepCommand, now: datetime, *, placed: bool = False) -> Evaluation:
+    """Judge a step without deciding it. `placed`: the step sits at its own clinical time inside a
+    corrected history (pathway/history.py), so TIME_ORDER, which guards the end of the record, does not apply."""
     if command.episode_id != episode.id:
         raise ValueError("command is for another episode")
     check_screen(episode, command)
     ctx = Context(episode, command, as_utc(now))
     trigger = trigger_for(command, episode)
     found = _violations(ctx, trigger)
-    if any(v.rule in STRUCTURAL_RULES for v in found):
-        raise Refused(found)  # no override passes a step the pathway does not have
-    reason = command.override_reason if isinstance(command, (AdministerDose, Resolve)) else None
-    override = _override(found, reason, command.actor)
-    dest = _route(trigger, episode.state, ctx)
-    return Event(episode_id=episode.id, seq=episode.version + 1, kind=command.kind, at=command.at,
-                 recorded_at=now, actor=command.actor, from_state=episode.state.value, to_state=dest.value,
-                 data=_data(command, ctx), override=override)
+    if placed:
+        found = [v for v in found if v.rule != "TIME_ORDER"]
+    return Evaluation(ctx, trigger, found)
+
+
+def decide(episode: Episode, command: StepCommand, now: datetime) -> Event:
+    """The event this command makes, or Refused naming every rule it breaks. Pure."""
+    if getattr(command, "late", None) is not None:
+        raise ValueError("a late entry is decided against the episode's history (pathway.history.decide_change)")
+    judged = evaluate(episode, command, now)
+    if judged.structural:
+        raise Refused(judged.found)  # no override passes a step the pathway does not have
+    override = _override(judged.found, getattr(command, "override_reason", None), command.actor)
+    return judged.event(episode.version + 1, override)
 
 
 def decide_open(command: OpenEpisode, episode_id: str, now: datetime) -> Event:

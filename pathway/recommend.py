@@ -294,6 +294,7 @@ def status(ep: Episode, now: datetime) -> dict[str, Any]:
         "next_tocilizumab_at": iso(nxt) if nxt else None,
         "resolution_criteria_at": iso(r) if (r := resolution_at(ep)) else None,
         "deviations": ep.deviations,
+        "corrections": ep.corrections,
         "policy": ep.policy.ref,
         "weight_kg": ep.weight_kg,
         "age_years": ep.age_years,

@@ -9,46 +9,26 @@ not fold the history a second time.
 """
 
 from dataclasses import dataclass, field
-from typing import Iterable
+from typing import Iterable, Sequence
 
-from pathway.commands import AdministerDose, Close, OpenEpisode, RecordAction, RecordObservation, Resolve, StepCommand
+from pathway.commands import Correct, OpenEpisode, Void
 from pathway.episode import Episode, apply
-from pathway.errors import Invalid, Refused
+from pathway.errors import IntegrityError, Invalid, Refused
 from pathway.events import Event
+from pathway.history import command_of, decide_change, is_change, redecide as redecide_history, standing
 from pathway.machine import decide, decide_open
-from pathway.policy import Policy
+
+__all__ = ["FOLD_ERRORS", "Replayed", "command_of", "redecide", "replay", "replay_problems"]
 
 #: What `fold` raises on events that do not make an episode (audit verify reports it, not the text).
 FOLD_ERRORS = (ValueError, KeyError, TypeError, AttributeError)
 
 
-def command_of(event: Event) -> OpenEpisode | StepCommand:
-    """The command that made this event (what the clinician asked, with its override reason).
-
-    Every command is validated as the CLI validates it (a stored dose of -5 mg cannot be replayed);
-    each is built with one validation call, nested models included.
-    """
-    d, kind = event.data, event.kind
-    if kind == "open":
-        return OpenEpisode(at=event.at, actor=event.actor, patient_ref=d["patient_ref"], weight_kg=d["weight_kg"],
-                           age_years=d["age_years"], context=d.get("context"), policy=Policy.model_validate(d["policy"]))
-    step = {"at": event.at, "actor": event.actor, "episode_id": event.episode_id}
-    if kind == "observe":
-        step["observation"] = d["observation"]
-        return RecordObservation.model_validate(step)
-    reason = event.override.reason if event.override else None
-    if kind == "give":
-        return AdministerDose(**step, drug=d["drug"], dose_mg=d["dose_mg"], route=d["route"], override_reason=reason)
-    if kind == "act":
-        return RecordAction(**step, action=d["action"], note=d.get("note"))
-    if kind == "resolve":
-        return Resolve(**step, override_reason=reason)
-    return Close(**step, reason=d.get("reason"))
-
-
-def redecide(episode: Episode | None, event: Event, expected_seq: int) -> str | None:
-    """Why the pathway, given `episode` (the fold of the events before), would not make `event`; None
-    when it makes exactly this event. Problems never quote stored values (no patient data)."""
+def redecide(episode: Episode | None, event: Event, expected_seq: int,
+             before: Sequence[Event] = ()) -> str | None:
+    """Why the pathway, given `episode` (the fold of the events before, `before`), would not make `event`;
+    None when it makes exactly this event. A correction, void or late entry is re-decided against the
+    stored events before it, as when it was accepted. Problems never quote stored values (no patient data)."""
     if event.seq != expected_seq:
         return f"expected seq {expected_seq}"
     try:
@@ -57,11 +37,13 @@ def redecide(episode: Episode | None, event: Event, expected_seq: int) -> str | 
             again = decide_open(command, event.episode_id, event.recorded_at)
         elif episode is None:
             raise ValueError("the first event is not an open")
+        elif isinstance(command, (Correct, Void)) or is_change(event):
+            again, _ = decide_change(episode, before, command, event.recorded_at)  # type: ignore[arg-type]
         else:
             again = decide(episode, command, event.recorded_at)
     except Refused as refused:
         return f"the pathway refuses this step on replay ({', '.join(refused.rules)})"
-    except (Invalid, ValueError, KeyError, TypeError, AttributeError) as err:
+    except (Invalid, IntegrityError, ValueError, KeyError, TypeError, AttributeError) as err:
         # the error's text may quote stored values: name only its kind (no patient data in output)
         return f"the event cannot be replayed ({type(err).__name__})"
     if again != event:
@@ -89,20 +71,30 @@ def replay(events: Iterable[Event], *, redeciding: bool = True) -> Replayed:
     result = Replayed()
     episode: Episode | None = None
     expected_seq = 1
+    seen: list[Event] = []
     for event in events:
         if redeciding:
-            problem = redecide(episode, event, expected_seq)
+            problem = redecide(episode, event, expected_seq, seen)
             if problem is not None:
                 result.problems.append((event.seq, problem))
                 redeciding = False  # the rest would be decided on a history already wrong
             expected_seq += 1
+        seen.append(event)
         try:
-            episode = apply(episode, event)
+            episode = refold(seen) if is_change(event) else apply(episode, event)
         except FOLD_ERRORS:
             result.unfolded_at = event.seq
             return result
     result.episode = episode
     return result
+
+
+def refold(events: Sequence[Event]) -> Episode:
+    """The episode after a correction, void or late entry: its effective history re-decided and folded."""
+    try:
+        return redecide_history(standing(events)).episode
+    except Refused as refused:
+        raise ValueError(f"the corrected history does not replay ({refused.rule})") from None
 
 
 def replay_problems(events: Iterable[Event]) -> list[tuple[int, str]]:

@@ -11,7 +11,7 @@ from typing import Any, Protocol
 from pydantic import BaseModel, ConfigDict
 
 from pathway.clock import as_utc
-from pathway.commands import Command, OpenEpisode
+from pathway.commands import Command, Correct, OpenEpisode, Void
 from pathway.episode import Episode, apply
 from pathway.errors import Refused
 from pathway.events import Event
@@ -31,6 +31,7 @@ class RefusalRecord(BaseModel):
     rule: str
     rules: tuple[str, ...]
     message: str
+    breaks_seq: int | None = None  # a correction or late entry: the recorded event it would break
 
 
 class UnitOfWork(Protocol):
@@ -43,6 +44,9 @@ class UnitOfWork(Protocol):
     def new_episode_id(self) -> str: ...
     def load(self, episode_id: str) -> Episode:
         """The episode's snapshot, locked for this step where the backend can; NotFound if absent."""
+        ...
+    def events(self, episode_id: str) -> list[Event]:
+        """Every stored event of the (loaded, locked) episode in seq order: a correction re-decides them."""
         ...
     def append(self, event: Event, snapshot: Episode) -> None:
         """Append one event (seq must be the next) and store the new snapshot; Conflict if raced."""
@@ -61,12 +65,18 @@ def refusal_record(command: Command, refused: Refused, now: datetime) -> Refusal
         at=command.at, recorded_at=as_utc(now), actor=command.actor,
         episode_id=getattr(command, "episode_id", None), kind=command.kind,
         command=command.model_dump(mode="json", exclude={"policy"}),
-        rule=refused.rule, rules=refused.rules, message=refused.message,
+        rule=refused.rule, rules=refused.rules, message=refused.message, breaks_seq=refused.breaks_seq,
     )
+
+
+def rewrites_history(command: Command) -> bool:
+    """A correction, a void or a late entry: decided against the whole stored history, not the snapshot alone."""
+    return isinstance(command, (Correct, Void)) or getattr(command, "late", None) is not None
 
 
 def handle(command: Command, uow: UnitOfWork, now: datetime) -> StepResult:
     """Run one step atomically. A refusal writes only its refusal-log row, then re-raises."""
+    from pathway.history import decide_change
     from pathway.machine import decide, decide_open  # the machine is built on first use
 
     try:
@@ -76,8 +86,11 @@ def handle(command: Command, uow: UnitOfWork, now: datetime) -> StepResult:
                 episode = apply(None, event)
             else:
                 current = uow.load(command.episode_id)
-                event = decide(current, command, now)
-                episode = apply(current, event)
+                if rewrites_history(command):
+                    event, episode = decide_change(current, uow.events(command.episode_id), command, now)
+                else:
+                    event = decide(current, command, now)  # type: ignore[arg-type]
+                    episode = apply(current, event)
             uow.append(event, episode)
             uow.commit()
             return StepResult(episode=episode, event=event)

@@ -32,7 +32,7 @@ from pathway.errors import Invalid, NotFound
 from pathway.events import Event, EventKind, Override
 from pathway.replay import replay
 from persistence.chain import GENESIS, link
-from persistence.rows import EVENT_COLUMNS, canonical_from_row, event_from_row, text_time
+from persistence.rows import EVENT_COLUMNS, EventRecord, canonical_from_row, event_from_row, target_of, text_time
 from persistence.store import Store
 
 DIGEST_FORMAT = "crs-digest/1"
@@ -64,7 +64,7 @@ _LAST_SEQ = text("SELECT MAX(seq) FROM event WHERE episode_id = :id")
 #: Rows as plain tuples with names: what canonical_from_row and event_from_row read, at a tenth of
 #: the cost of SQLAlchemy's Row.
 EpisodeRow = namedtuple("EpisodeRow", _EPISODE_COLUMNS.replace(",", " "))
-EventRow = namedtuple("EventRow", EVENT_COLUMNS.replace(",", " "))
+EventRow = EventRecord
 _KINDS = frozenset(get_args(EventKind))
 
 
@@ -201,6 +201,8 @@ def _check_chain(rows: list[Any], fail: Callable[[int | None, str], None]) -> tu
                 if not intact and link(row.prev_hash, event.canonical()) != row.hash:
                     fail(row.seq, "its content does not match its hash (edited)")
         if event is not None:
+            if row.target_seq != target_of(event):
+                fail(row.seq, "its target_seq column does not match its hashed content (edited)")
             events.append(event)
         prev_hash, expected_seq = row.hash, row.seq + 1
     return events, readable

@@ -6,6 +6,7 @@ e.canonical()` (and the hash event_params computes is over that same text), or a
 """
 
 import json
+from collections import namedtuple
 from dataclasses import dataclass
 from json.encoder import encode_basestring as _quoted  # type: ignore[attr-defined]  # json.dumps of one str
 from datetime import datetime
@@ -41,7 +42,15 @@ class StoredEvent:
     hash: str
 
 
-EVENT_COLUMNS = "episode_id, seq, kind, at, recorded_at, actor, from_state, to_state, payload, override, prev_hash, hash"
+EVENT_COLUMNS = ("episode_id, seq, kind, at, recorded_at, actor, from_state, to_state, payload, override, prev_hash, hash, "
+                 "target_seq")
+#: An event row as plain tuple with names (what a DB-API cursor returns, made readable).
+EventRecord = namedtuple("EventRecord", EVENT_COLUMNS.replace(",", " "))
+
+
+def target_of(event: Event) -> int | None:
+    """The `target_seq` column: the seq a correct or void event replaces (NULL for every other event)."""
+    return event.data.get("target_seq") if event.kind in ("correct", "void") else None
 
 
 def event_params(event: Event, prev_hash: str) -> dict[str, Any]:
@@ -54,7 +63,7 @@ def event_params(event: Event, prev_hash: str) -> dict[str, Any]:
         "at": time_text(event.at), "recorded_at": time_text(event.recorded_at), "actor": event.actor,
         "from_state": event.from_state, "to_state": event.to_state, "payload": dumps(plain["data"]),
         "override": None if plain.get("override") is None else dumps(plain["override"]),
-        "prev_hash": prev_hash,
+        "prev_hash": prev_hash, "target_seq": target_of(event),
     }
     canonical = canonical_text(row)
     row["hash"] = link(prev_hash, canonical if canonical is not None else event.canonical())
@@ -135,7 +144,7 @@ def snapshot_params(episode: Episode, event: Event, head_hash: str) -> dict[str,
     }
 
 
-REFUSAL_COLUMNS = "at, recorded_at, actor, episode_id, kind, command, rule, rules, message"
+REFUSAL_COLUMNS = "at, recorded_at, actor, episode_id, kind, command, rule, rules, message, breaks_seq"
 
 
 def refusal_params(refusal: RefusalRecord) -> dict[str, Any]:
@@ -143,6 +152,7 @@ def refusal_params(refusal: RefusalRecord) -> dict[str, Any]:
         "at": time_text(refusal.at), "recorded_at": time_text(refusal.recorded_at), "actor": refusal.actor,
         "episode_id": refusal.episode_id, "kind": refusal.kind, "command": dumps(refusal.command),
         "rule": refusal.rule, "rules": dumps(list(refusal.rules)), "message": refusal.message,
+        "breaks_seq": refusal.breaks_seq,
     }
 
 
@@ -150,5 +160,5 @@ def refusal_from_row(row: Any) -> RefusalRecord:
     return RefusalRecord(
         at=text_time(row.at), recorded_at=text_time(row.recorded_at), actor=row.actor, episode_id=row.episode_id,
         kind=row.kind, command=json.loads(row.command), rule=row.rule, rules=tuple(json.loads(row.rules)),
-        message=row.message,
+        message=row.message, breaks_seq=row.breaks_seq,
     )

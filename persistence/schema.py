@@ -15,7 +15,7 @@ from pathway.errors import Invalid
 
 #: Every revision this crs knows, oldest first; the last is head. A test checks this against
 #: the Alembic scripts, so adding a migration without listing it here fails the build.
-KNOWN_REVISIONS: tuple[str, ...] = ("0001",)
+KNOWN_REVISIONS: tuple[str, ...] = ("0001", "0002")
 HEAD = KNOWN_REVISIONS[-1]
 
 NEWER = "the database schema is newer than this crs knows; upgrade crs"
@@ -53,6 +53,9 @@ def ensure_schema(engine: Engine, write_engine: Engine | None) -> None:
         return
     _check_known(revision)
     if write_engine is None:
+        if revision is not None:
+            raise Invalid(f"the database was made by an earlier crs (schema {revision}, this crs uses {HEAD}); "
+                          "run `crs upgrade` once, as a user who may write it, then retry")
         raise Invalid(
             "the database has no current crs schema; run a crs command that records something first"
         )

@@ -42,6 +42,7 @@ class EventRow(SQLModel, table=True):
     """One accepted step. Append-only: triggers reject UPDATE and DELETE."""
 
     __tablename__ = "event"
+    __table_args__ = (Index("ix_event_target", "episode_id", "target_seq"),)
 
     episode_id: str = Field(primary_key=True, foreign_key="episode.id", max_length=16)
     seq: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})  # PK = UNIQUE(episode_id, seq)
@@ -55,6 +56,8 @@ class EventRow(SQLModel, table=True):
     override: str | None = Field(default=None, sa_type=Text)  # JSON of event.override
     prev_hash: str = Field(max_length=HASH_WIDTH)
     hash: str = Field(max_length=HASH_WIDTH)
+    #: a correct/void event's target (= data.target_seq, which the hash covers; verify checks they agree)
+    target_seq: int | None = Field(default=None)
 
 
 class RefusalRow(SQLModel, table=True):
@@ -73,3 +76,4 @@ class RefusalRow(SQLModel, table=True):
     rule: str = Field(max_length=64)
     rules: str = Field(sa_type=Text)  # JSON list of every rule that refused
     message: str = Field(sa_type=Text)
+    breaks_seq: int | None = Field(default=None)  # a refused correction: the recorded event it would break

@@ -26,13 +26,13 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import IntegrityError as DbIntegrityError
 
 from pathway.episode import Episode
-from pathway.errors import Conflict, Invalid, NotFound
+from pathway.errors import Conflict, IntegrityError, Invalid, NotFound
 from pathway.events import Event
 from pathway.service import RefusalRecord
-from persistence.chain import GENESIS
+from persistence.chain import GENESIS, link
 from persistence.ids import random_episode_id
-from persistence.rows import (EVENT_COLUMNS, REFUSAL_COLUMNS, episode_params, event_params, refusal_params,
-                              snapshot_params)
+from persistence.rows import (EVENT_COLUMNS, REFUSAL_COLUMNS, EventRecord, episode_params, event_from_row, event_params,
+                              refusal_params, snapshot_params, target_of)
 
 _PG_CONFLICT_STATES = {"40001", "40P01", "55P03"}  # serialization failure, deadlock, lock not available
 
@@ -40,10 +40,11 @@ _PG_CONFLICT_STATES = {"40001", "40P01", "55P03"}  # serialization failure, dead
 _ID_TAKEN = "SELECT 1 FROM episode WHERE id = :id"
 _LOAD = "SELECT version, head_hash, snapshot FROM episode WHERE id = :id"
 _LOAD_LOCKED = _LOAD + " FOR UPDATE"
+_EVENTS = f"SELECT {EVENT_COLUMNS} FROM event WHERE episode_id = :id ORDER BY seq"
 _INSERT_EVENT = (
     f"INSERT INTO event ({EVENT_COLUMNS}) VALUES "
     "(:episode_id, :seq, :kind, :at, :recorded_at, :actor, :from_state, :to_state, :payload, :override, "
-    ":prev_hash, :hash)"
+    ":prev_hash, :hash, :target_seq)"
 )
 _INSERT_EPISODE = (
     "INSERT INTO episode (id, patient_ref, state, version, policy_name, policy_version, policy_json, opened_at, "
@@ -59,7 +60,7 @@ _UPDATE_EPISODE = (
 _APPEND_STEP = f"WITH appended AS ({_INSERT_EVENT} RETURNING seq) {_UPDATE_EPISODE}"
 _INSERT_REFUSAL = (
     f"INSERT INTO refusal ({REFUSAL_COLUMNS}) VALUES "
-    "(:at, :recorded_at, :actor, :episode_id, :kind, :command, :rule, :rules, :message)"
+    "(:at, :recorded_at, :actor, :episode_id, :kind, :command, :rule, :rules, :message, :breaks_seq)"
 )
 _NAMED = re.compile(r"(?<!:):(\w+)")
 
@@ -107,6 +108,7 @@ class _Statements:
         convert = (lambda sql: sql) if dialect == "sqlite" else (lambda sql: _NAMED.sub(r"%(\1)s", sql))
         self.id_taken = convert(_ID_TAKEN)
         self.load = convert(_LOAD_LOCKED if dialect == "postgresql" else _LOAD)
+        self.events = convert(_EVENTS)
         self.insert_event = convert(_INSERT_EVENT)
         self.insert_episode = convert(_INSERT_EPISODE)
         self.update_episode = convert(_UPDATE_EPISODE)
@@ -335,6 +337,31 @@ class SqlUnitOfWork:
         version, head_hash, snapshot = row
         self._heads[episode_id] = (version, head_hash)
         return _parsed(snapshot, episode_id)
+
+    def events(self, episode_id: str) -> list[Event]:
+        """The loaded episode's stored events, their chain recomputed: a correction re-decides the whole
+        history, so it must be the history that was written (IntegrityError, exit 5, if not)."""
+        if episode_id not in self._heads:
+            raise RuntimeError("events() needs load() of the same episode in this unit of work")
+        version, head_hash = self._heads[episode_id]
+        rows = self._run(self._sql.events, {"id": episode_id}).fetchall()
+        events: list[Event] = []
+        prev_hash = GENESIS
+        for row in map(EventRecord._make, rows):
+            try:
+                stored = event_from_row(row)
+            except (ValueError, TypeError):
+                stored = None
+            if (stored is None or row.seq != len(events) + 1 or row.prev_hash != prev_hash
+                    or link(prev_hash, stored.event.canonical()) != row.hash or row.target_seq != target_of(stored.event)):
+                raise IntegrityError(f"episode {episode_id}: the stored history fails its hash chain at seq {row.seq}; "
+                                     "nothing was changed: see `crs audit verify`")
+            events.append(stored.event)
+            prev_hash = row.hash
+        if not events or events[-1].seq != version or prev_hash != head_hash:
+            raise IntegrityError(f"episode {episode_id}: the snapshot is not at the end of the stored history; "
+                                 "nothing was changed: see `crs audit verify`")
+        return events
 
     def append(self, event: Event, snapshot: Episode) -> None:
         if snapshot.id != event.episode_id or snapshot.version != event.seq:
