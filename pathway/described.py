@@ -954,8 +954,16 @@ DOCUMENT: dict[str, Any] = (
                 'citations': ['LABEL-TOCI', 'CARTOX-2018', 'NCCN-2026']},
                {'id': 'TIME_ORDER',
                 'kind': 'hard',
-                'sentence': "An event may not be earlier than the episode's latest event.",
-                'citations': ['CONTRACT']},
+                'sentence': "An event may not be earlier than the episode's latest event; a step charted "
+                            'after the fact is a late entry (--late REASON), and no entry may precede the '
+                            "episode's opening.",
+                'citations': ['CONTRACT', 'CFR-11']},
+               {'id': 'CORRECTION_TARGET',
+                'kind': 'hard',
+                'sentence': 'Only an observation, dose or action that still stands can be corrected (and a '
+                            'resolve voided); an open, close, correction or void, or an event already '
+                            'superseded or voided, cannot.',
+                'citations': ['CFR-11', 'FHIR-R4']},
                {'id': 'TIME_FUTURE',
                 'kind': 'hard',
                 'sentence': 'An event may not be more than 5 minutes in the future.',
@@ -1045,6 +1053,9 @@ DOCUMENT: dict[str, Any] = (
                                 'CAR T cell therapy. Nat Rev Clin Oncol 2019;16:45–63.',
                  'TRAUBE-2014': 'Traube C et al. Cornell Assessment of Pediatric Delirium. Crit Care Med '
                                 '2014;42:656–663.',
+                 'CFR-11': 'US 21 CFR Part 11, §11.10(e): audit trails that record changes without obscuring '
+                           'what was recorded before.',
+                 'FHIR-R4': 'HL7 FHIR Release 4 (4.0.1): the entered-in-error status of clinical resources.',
                  'CONTRACT': "The crs command contract (README, 'Time' and 'Exit codes'): time and episode "
                              'rules.'}}
 )

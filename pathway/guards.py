@@ -356,8 +356,9 @@ CHECKS: dict[str, Callable[[Context], Violation | None]] = {
     "RESOLVE_CRITERIA": check_resolve,
     "DOSE_MAX": check_other_dose,
 }
-#: Rules enforced by the machine's structure rather than a check function.
-STRUCTURAL_RULES = frozenset({"EPISODE_CLOSED", "PATHWAY_TRANSITION"})
+#: Rules enforced by the structure rather than a check function: the machine's table, and the record's own
+#: history (CORRECTION_TARGET, checked by pathway/history.py before a correction or void is decided).
+STRUCTURAL_RULES = frozenset({"EPISODE_CLOSED", "PATHWAY_TRANSITION", "CORRECTION_TARGET"})
 
 # -- routing guards (which destination an allowed step takes) ------------------------------------
 

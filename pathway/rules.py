@@ -66,7 +66,12 @@ _RULES = (
          "A drug is given only by a route the pathway lists for it (tocilizumab and siltuximab IV; "
          "ruxolitinib by mouth).", ("LABEL-TOCI", "CARTOX-2018", "NCCN-2026")),
     Rule("TIME_ORDER", Kind.HARD,
-         "An event may not be earlier than the episode's latest event.", ("CONTRACT",)),
+         "An event may not be earlier than the episode's latest event; a step charted after the fact is a late "
+         "entry (--late REASON), and no entry may precede the episode's opening.", ("CONTRACT", "CFR-11")),
+    Rule("CORRECTION_TARGET", Kind.HARD,
+         "Only an observation, dose or action that still stands can be corrected (and a resolve voided); "
+         "an open, close, correction or void, or an event already superseded or voided, cannot.",
+         ("CFR-11", "FHIR-R4")),
     Rule("TIME_FUTURE", Kind.HARD,
          "An event may not be more than 5 minutes in the future.", ("CONTRACT",)),
     Rule("EPISODE_CLOSED", Kind.HARD,

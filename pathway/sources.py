@@ -20,5 +20,8 @@ SOURCES: dict[str, str] = {
     "PALISI-2019": "Mahadeo KM et al. Management guidelines for paediatric patients receiving CAR T cell therapy. "
                    "Nat Rev Clin Oncol 2019;16:45–63.",
     "TRAUBE-2014": "Traube C et al. Cornell Assessment of Pediatric Delirium. Crit Care Med 2014;42:656–663.",
+    "CFR-11": "US 21 CFR Part 11, §11.10(e): audit trails that record changes without obscuring what was "
+              "recorded before.",
+    "FHIR-R4": "HL7 FHIR Release 4 (4.0.1): the entered-in-error status of clinical resources.",
     "CONTRACT": "The crs command contract (README, 'Time' and 'Exit codes'): time and episode rules.",
 }
