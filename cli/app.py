@@ -14,7 +14,7 @@ import typer
 from typer.core import TyperCommand, TyperGroup
 
 from cli import coercion, values
-from cli.commands import audit, demo, describe, queries, steps
+from cli.commands import audit, corrections, demo, describe, queries, steps, upgrade
 from cli.context import Settings, default_actor
 
 HELP = (
@@ -129,12 +129,15 @@ app.command("give", cls=CrsCommand)(steps.give)
 app.command("act", cls=CrsCommand)(steps.act)
 app.command("resolve", cls=CrsCommand)(steps.resolve)
 app.command("close", cls=CrsCommand)(steps.close)
+app.command("correct", cls=CrsCommand)(corrections.correct)
+app.command("void", cls=CrsCommand)(corrections.void)
 app.command("status", cls=CrsCommand)(queries.status)
 app.command("history", cls=CrsCommand)(queries.history)
 app.command("list", cls=CrsCommand)(queries.list_episodes)
 app.add_typer(audit.audit_app, name="audit")
 app.command("pathway", cls=CrsCommand)(describe.pathway)
 app.command("demo", cls=CrsCommand)(demo.demo)
+app.command("upgrade", cls=CrsCommand)(upgrade.upgrade)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -23,7 +23,8 @@ OPTION_FOR_FIELD: dict[str, str] = {
     "at": "--at", "actor": "--actor", "episode_id": "EPISODE", "patient_ref": "--patient",
     "weight_kg": "--weight-kg", "age_years": "--age-years", "context": "--context", "policy": "--policy",
     "drug": "DRUG", "dose_mg": "--dose-mg", "route": "--route", "override_reason": "--override",
-    "action": "ACTION", "note": "--note", "reason": "--reason",
+    "action": "ACTION", "note": "--note", "reason": "--reason", "late": "--late", "target_seq": "SEQ",
+    "unset": "--unset",
     "temp_c": "--temp", "hypotension": "--hypotension", "vasopressors": "--vasopressors",
     "vasopressin": "--vasopressin", "o2_device": "--o2", "o2_flow_lpm": "--o2-flow", "fio2": "--fio2",
     "ice_score": "--ice", "consciousness": "--consciousness", "seizure": "--seizure",
@@ -31,7 +32,7 @@ OPTION_FOR_FIELD: dict[str, str] = {
     "capd_score": "--capd", "capd_unable": "--capd unable",
 }
 #: Free text or identifiers whose value is never repeated in an error message (it might be patient data).
-PRIVATE_OPTIONS = frozenset({"--patient", "--context", "--note", "--reason", "--override", "--actor"})
+PRIVATE_OPTIONS = frozenset({"--patient", "--context", "--note", "--reason", "--override", "--actor", "--late"})
 _FIELD_NAMES = re.compile(r"\b(" + "|".join(sorted(OPTION_FOR_FIELD, key=len, reverse=True)) + r")\b")
 
 
@@ -88,10 +89,18 @@ def refusal_sentence(refused: Refused) -> str:
             note = "overridable: a clinician may proceed with --override REASON, recorded as a deviation"
         else:
             note = "hard limit"
-        if violation.earliest_at is not None:
+        if violation.earliest_at is not None and refused.breaks_seq is not None:
+            note += f"; seq {refused.breaks_seq} would be allowed only from {iso(violation.earliest_at)}"
+        elif violation.earliest_at is not None:
             note += f", allowed from {iso(violation.earliest_at)}"
         notes.append(f"{violation.rule} ({note})")
-    return sentence(f"refused by {', '.join(notes)}: {refused.message.rstrip('. ')}")
+    message = refused.message.rstrip(". ")
+    if refused.breaks_seq is None:
+        return sentence(f"refused by {', '.join(notes)}: {message}")
+    # a correction or late entry that an event already recorded would break: said first, never cut off
+    message = message.removesuffix(f" (seq {refused.breaks_seq}, in the corrected history)")
+    return sentence(f"refused by {', '.join(notes)}, broken at seq {refused.breaks_seq} in the corrected "
+                    f"history: {message}")
 
 
 def usage_message(exc: ClickException) -> str:

@@ -27,3 +27,28 @@ Override = Annotated[str | None, typer.Option(
     "--override", parser=values.text(500), metavar="REASON",
     help="Proceed past overridable rules with this clinical reason; recorded with the rule and the "
          "actor as a deviation. Never lifts a hard limit.")]
+
+Late = Annotated[str | None, typer.Option(
+    "--late", parser=values.text(500), metavar="REASON",
+    help="Record a late entry: the step took place at --at, a clinical time before the episode's latest "
+         "event, and is charted after the fact; REASON says why. It is checked as if it had been recorded on "
+         "time, and every later event is re-checked against the corrected history.")]
+
+EntryOverride = Annotated[str | None, typer.Option(
+    "--override", parser=values.text(500), metavar="REASON",
+    help="Proceed past overridable rules with this clinical reason; recorded with the rules and the actor as a "
+         "deviation. With --late it also passes the overridable rules the late entry makes later events break. "
+         "Never lifts a hard limit.")]
+
+ChangeOverride = Annotated[str | None, typer.Option(
+    "--override", parser=values.text(500), metavar="REASON",
+    help="Pass the overridable rules this change makes the corrected history break (the entry itself or a "
+         "later event); recorded as a deviation with the rules and the actor. Never lifts a hard limit.")]
+
+Reason = Annotated[str, typer.Option(
+    "--reason", parser=values.text(500), metavar="TEXT", show_default=False,
+    help="Why (required, kept in the record with who and when), e.g. 'typo: 560 mg given'. No names.")]
+
+Seq = Annotated[int, typer.Argument(
+    parser=values.seq, metavar="SEQ", show_default=False,
+    help="The seq of the recorded event, as `crs history` shows it.")]

@@ -73,7 +73,28 @@ def history_event(event: Any, digest: str | None) -> dict[str, Any]:
 
 
 def history(episode_id: str, stored: list[Any]) -> dict[str, Any]:
-    return {"episode": episode_id, "events": [history_event(s.event, s.hash) for s in stored]}
+    """Every stored event, each with the event that superseded or voided it (None: it stands)."""
+    superseded, voided = replaced(s.event for s in stored)
+    return {"episode": episode_id,
+            "events": [{**history_event(s.event, s.hash), "superseded_by": superseded.get(s.event.seq),
+                        "voided_by": voided.get(s.event.seq)} for s in stored]}
+
+
+def replaced(events: Any) -> tuple[dict[int, int], dict[int, int]]:
+    """seq -> the correct event that superseded it, and seq -> the void that voided it.
+
+    From the effective history (pathway.history.standing); a record that cannot make one (damaged:
+    `audit verify` names it) is still shown, read from the correct and void events themselves."""
+    from pathway.history import standing
+
+    events = list(events)
+    try:
+        history = standing(events)
+        return dict(history.superseded_by), dict(history.voided_by)
+    except (ValueError, KeyError, TypeError):
+        superseded = {e.data.get("target_seq"): e.seq for e in events if e.kind == "correct"}
+        voided = {e.data.get("target_seq"): e.seq for e in events if e.kind == "void"}
+        return superseded, voided
 
 
 def episode_row(episode: Any, status: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -107,4 +128,5 @@ def refusal(record: Any) -> dict[str, Any]:
         "rule": record.rule,
         "rules": list(record.rules),
         "message": record.message,
+        "breaks_seq": record.breaks_seq,
     }

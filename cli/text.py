@@ -60,3 +60,23 @@ def missing_by_domain(crs_missing: Iterable[Any], icans_missing: Iterable[Any]) 
 def summary_value(key: str, value: Any) -> Any:
     """A report summary figure for a person: a grade maximum with no assessed grade is "not assessed"."""
     return grade_value(value) if key.endswith("_grade") else value
+
+
+def diff_text(before: dict[str, Any] | None, after: dict[str, Any] | None) -> str:
+    """What a correction changed, input by input: `dose_mg 56 → 560; temp_c 38.6 → —` (— : not recorded)."""
+    before, after = before or {}, after or {}
+    parts = [f"{name} {as_text(before.get(name))} → {as_text(after.get(name))}"
+             for name in sorted(set(before) | set(after)) if before.get(name) != after.get(name)]
+    return "; ".join(parts) or "no input changed"
+
+
+def change_text(change: dict[str, Any]) -> str:
+    """One correction, void or late entry (pathway.history.Change.as_json) in a few words, e.g.
+    `seq 3 (give) superseded by seq 5: dose_mg 56 → 560`."""
+    kind, seq, target = change.get("kind"), change.get("seq"), change.get("target_seq")
+    what = change.get("target_kind")
+    if kind == "correct":
+        return f"seq {target} ({what}) superseded by seq {seq}: {diff_text(change.get('before'), change.get('after'))}"
+    if kind == "void":
+        return f"seq {target} ({what}) voided by seq {seq}: entered in error"
+    return f"seq {seq} ({what}) is a late entry: charted after the fact, at a clinical time before later events"

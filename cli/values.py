@@ -189,3 +189,24 @@ def _read(path: Path, raw: str) -> str:
         return path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise ValueError(f"the policy file {shown(raw)} cannot be read ({type(exc).__name__})") from None
+
+
+def choice(names: tuple[str, ...]) -> Callable[[str], str]:
+    """One of `names`, exactly as spelled (as Typer checks a choice), for options that must stay plain
+    (cli/coercion.py) where a Literal type would load pydantic."""
+
+    def parse(value: str) -> str:
+        if value not in names:
+            raise ValueError(f"{shown(value)} is not one of {', '.join(repr(n) for n in names)}")
+        return value
+
+    return parse
+
+
+def seq(value: str) -> int:
+    """An event's seq as `crs history` prints it: a whole number from 1 (at most 9 digits)."""
+    raw = str(value).strip()
+    if not re.fullmatch(r"[0-9]{1,9}", raw) or int(raw) < 1:
+        raise ValueError(f"{shown(value)} is not an event seq: give the whole number from 1 that `crs history` "
+                         "shows")
+    return int(raw)

@@ -13,7 +13,7 @@ from rich.table import Table
 from rich.text import Text
 
 from cli.next_steps import step_text, when
-from cli.text import NOT_ASSESSED, as_text, grade_text, grade_value, missing_text
+from cli.text import NOT_ASSESSED, as_text, change_text, grade_text, grade_value, missing_text
 
 GRADE_STYLE = {0: "green", 1: "yellow", 2: "dark_orange", 3: "red", 4: "bold red"}
 NARROW = 100  # below this width the next steps are a list, not a table
@@ -41,6 +41,7 @@ def observed(out: Console, payload: dict[str, Any]) -> None:
     out.print(Text.assemble(("Recorded ", ""), (f"#{seen.get('seq')} observe", "bold"),
                             f" at {_t(seen.get('at'))} on {payload.get('episode')}: CRS ",
                             _grade(seen.get("crs_grade")), ", ICANS ", _grade(seen.get("icans_grade")), "."))
+    _late_note(out, payload)
     out.print()
     status(out, payload)
 
@@ -56,13 +57,46 @@ def stepped(out: Console, payload: dict[str, Any]) -> None:
     move = f"{payload.get('from_state')} → {payload.get('state')}"
     out.print(Text.assemble(("Recorded ", ""), (f"#{payload.get('seq')} {payload.get('kind')}", "bold"),
                             f" {what} at {_t(payload.get('at'))} on {payload.get('episode')} ({move})."))
+    _late_note(out, payload)
+    _deviation(out, payload)
+    if payload.get("status"):
+        out.print()
+        status(out, payload["status"])
+
+
+def corrected(out: Console, payload: dict[str, Any]) -> None:
+    """A correction or a void: what it replaced, before -> after, why, and the state the corrected history has."""
+    change = payload.get("correction") or {}
+    before, after = payload.get("from_state"), payload.get("state")
+    out.print(Text.assemble(("Recorded ", ""), (f"#{payload.get('seq')} {payload.get('kind')}", "bold"),
+                            f" on {payload.get('episode')}: {change_text(change)}; state {after}."))
+    out.print(Text(f"Reason: {change.get('reason')} ({change.get('actor')}, recorded {_t(change.get('recorded_at'))}; "
+                   f"clinical time {_t(change.get('at'))})."))
+    if before != after:
+        out.print(Text(f"State recomputed: {before} → {after} (the pathway's table on the corrected history).",
+                       style="bold yellow"))
+    _deviation(out, payload)
+    if payload.get("status"):
+        out.print()
+        status(out, payload["status"])
+
+
+def _late_note(out: Console, payload: dict[str, Any]) -> None:
+    change = payload.get("correction")
+    if not change:
+        return
+    out.print(Text(f"Late entry (charted after the fact): {change.get('reason')}; every later event was re-checked.",
+                   style="yellow"))
+    if payload.get("from_state") is not None and payload.get("from_state") != payload.get("state"):
+        out.print(Text(f"State recomputed: {payload.get('from_state')} → {payload.get('state')} (the pathway's table "
+                       "on the corrected history).", style="bold yellow"))
+
+
+def _deviation(out: Console, payload: dict[str, Any]) -> None:
     deviation = payload.get("deviation")
     if deviation:
         out.print(Text(f"Deviation: {as_text(deviation.get('rules') or deviation.get('rule'))} passed by "
                        f"{deviation.get('actor')}: {deviation.get('reason')}", style="yellow"))
-    if payload.get("status"):
-        out.print()
-        status(out, payload["status"])
 
 
 def status(out: Console, payload: dict[str, Any]) -> None:
@@ -80,9 +114,21 @@ def status(out: Console, payload: dict[str, Any]) -> None:
     head.add_row("Tocilizumab", Text(f"{payload.get('tocilizumab_doses', 0)} dose(s); "
                                      f"deviations on record: {payload.get('deviations', 0)}"))
     head.add_row("Policy", Text(f"{policy.get('name')} v{policy.get('version')}"))
+    if payload.get("corrections"):
+        head.add_row("Corrections", Text(f"{payload['corrections']} correction(s), void(s) and late entries on "
+                                         "record; this is what stands (see `crs history`)"))
     if payload.get("as_of"):
         head.add_row("As of", Text(_t(payload["as_of"])))
     out.print(head)
+    entries = payload.get("corrected_entries") or []
+    if entries:
+        table = Table(title="Corrected entries up to then (recorded → what stands)", title_justify="left")
+        for column in ("at (clinical)", "recorded", "actor", "change", "reason"):
+            table.add_column(column, overflow="fold", no_wrap=column in ("at (clinical)", "recorded"))
+        for change in entries:
+            table.add_row(Text(_t(change.get("at"))), Text(_t(change.get("recorded_at"))),
+                          Text(str(change.get("actor"))), Text(change_text(change)), Text(str(change.get("reason"))))
+        out.print(table)
     steps = payload.get("next_steps") or []
     if steps:
         out.print(_steps_list(steps) if out.width < NARROW else _steps_table(steps))
@@ -169,6 +215,11 @@ def history(out: Console, payload: dict[str, Any]) -> None:
     for event in payload.get("events", []):
         data = dict(event.get("data") or {})
         details = _event_details(event.get("kind"), data)
+        marks = [f"superseded by {event['superseded_by']}" if event.get("superseded_by") else "",
+                 f"voided by {event['voided_by']}" if event.get("voided_by") else "",
+                 "late" if data.get("late") is True else ""]
+        if any(marks):
+            details = f"[{', '.join(m for m in marks if m)}] {details}"
         if event.get("override"):
             details += f" | DEVIATION {as_text(event['override'].get('rules') or event['override'].get('rule'))}: " \
                        f"{event['override'].get('reason')}"
@@ -180,15 +231,21 @@ def history(out: Console, payload: dict[str, Any]) -> None:
 
 
 def _event_details(kind: Any, data: dict[str, Any]) -> str:
+    late = f" (late: {data.get('late_reason')})" if data.get("late") is True else ""
     if kind == "observe":
         return (f"CRS {grade_value(data.get('crs_grade'))}, ICANS {grade_value(data.get('icans_grade'))}; "
-                f"{as_text(data.get('observation'))}")
+                f"{as_text(data.get('observation'))}{late}")
     if kind == "give":
-        return f"{data.get('drug')} {as_text(data.get('dose_mg'))} mg {data.get('route', '')}".rstrip()
+        return f"{data.get('drug')} {as_text(data.get('dose_mg'))} mg {data.get('route', '')}".rstrip() + late
     if kind == "act":
-        return f"{data.get('action')}{' — ' + str(data['note']) if data.get('note') else ''}"
+        return f"{data.get('action')}{' — ' + str(data['note']) if data.get('note') else ''}{late}"
     if kind == "open":
         return f"patient {data.get('patient_ref')}, {as_text(data.get('weight_kg'))} kg, {as_text(data.get('age_years'))} y"
+    if kind == "correct":
+        corrected = _event_details(data.get("target_kind"), dict(data.get("corrected") or {}))
+        return f"corrects seq {data.get('target_seq')} ({data.get('target_kind')}) to: {corrected} — {data.get('reason')}"
+    if kind == "void":
+        return f"voids seq {data.get('target_seq')} ({data.get('target_kind')}), entered in error — {data.get('reason')}"
     return as_text({k: v for k, v in data.items() if v is not None}) if data else ""
 
 
@@ -257,10 +314,28 @@ def refusals(out: Console, payload: dict[str, Any]) -> None:
         tried = row.get("kind", "")
         if command.get("drug"):
             tried += f" {command.get('drug')} {as_text(command.get('dose_mg'))} mg"
+        if command.get("target_seq") is not None:
+            tried += f" seq {command['target_seq']}"
+            if command.get("changes") or command.get("unset"):
+                tried += f": {as_text({**command.get('changes', {}), **{n: None for n in command.get('unset', [])}})}"
+        if command.get("late"):
+            tried += " (late)"
+        rules = as_text(row.get("rules"))
+        if row.get("breaks_seq") is not None:
+            rules += f" (breaks seq {row['breaks_seq']})"
         table.add_row(*(Text(str(x)) for x in (_t(row.get("at")), _t(row.get("recorded_at")), row.get("actor"),
-                                                row.get("episode") or "—", tried, as_text(row.get("rules")),
-                                                row.get("message"))))
+                                                row.get("episode") or "—", tried, rules, row.get("message"))))
     out.print(table)
+
+
+def upgraded(out: Console, payload: dict[str, Any]) -> None:
+    if payload.get("upgraded_from"):
+        done = f"upgraded from schema {payload['upgraded_from']} to {payload.get('schema')}"
+    elif payload.get("created"):
+        done = f"created at schema {payload.get('schema')}"
+    else:
+        done = f"already at schema {payload.get('schema')}; nothing to do"
+    out.print(Text(f"Database {payload.get('database')}: {done}."), soft_wrap=True)  # one line, never wrapped
 
 
 def verified(out: Console, payload: dict[str, Any]) -> None:

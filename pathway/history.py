@@ -29,6 +29,7 @@ from pydantic import ValidationError
 from pathway.clock import as_utc
 from pathway.commands import (AdministerDose, Close, Correct, EntryCommand, OpenEpisode, RecordAction,
                               RecordObservation, Resolve, StepCommand, Void)
+from pathway.drugs import DEFAULT_ROUTE
 from pathway.episode import Episode, apply, fold
 from pathway.errors import IntegrityError, Invalid, Refused, Violation
 from pathway.events import Event, Override
@@ -223,6 +224,14 @@ def _covered(rules: set[str], grants: tuple[Grant, ...]) -> tuple[set[str], Gran
     return left, named
 
 
+def _refused(found: list[Violation], breaks: int | None) -> Refused:
+    """The refusal of a change: at a recorded event (`breaks`) its `earliest_at` would be that event's, not a time
+    from which the change could be recorded, so it is dropped there."""
+    if breaks is not None:
+        found = [replace(v, earliest_at=None) for v in found]
+    return Refused(found, breaks_seq=breaks)
+
+
 def redecide(history: Standing, *, pending: Grant | None = None, pending_place: int | None = None,
              as_of: datetime | None = None) -> Redecided:
     """Re-decide every entry against the fold of the entries before it; Refused (with `breaks_seq`) at the
@@ -242,14 +251,14 @@ def redecide(history: Standing, *, pending: Grant | None = None, pending_place: 
         judged = evaluate(episode, command, entry.recorded_at, placed=True)
         hard = [v for v in judged.found if not v.overridable]
         if judged.structural or hard:
-            raise Refused(judged.found, breaks_seq=breaks)
+            raise _refused(judged.found, breaks)
         override = None
         if judged.found:
             rules = {v.rule for v in judged.found}
             left, named = _covered(rules, entry.grants)
             if left:
                 if pending is None:
-                    raise Refused([v for v in judged.found if v.rule in left], breaks_seq=breaks)
+                    raise _refused([v for v in judged.found if v.rule in left], breaks)
                 needs[entry.place] = tuple(v.rule for v in Refused(judged.found).violations if v.rule in left)
                 named = named or pending
             assert named is not None
@@ -272,8 +281,18 @@ def episode_of(events: Sequence[Event], as_of: datetime | None = None) -> Episod
         return fold(events, as_of=as_of)
     if as_of is not None and as_of < events[0].at:
         return None
+    episode = effective_history(events, as_of=as_of)[1].episode
+    if as_of is not None:  # the changes this view includes: those about a time up to as_of
+        episode = episode.model_copy(update={"corrections": sum(1 for c in changes(events) if c.at <= as_of)})
+    return episode
+
+
+def effective_history(events: Sequence[Event], as_of: datetime | None = None) -> tuple[Standing, Redecided]:
+    """The effective history of stored events, re-decided. A history that no longer re-decides (a forged
+    or broken record) is an integrity failure (exit 5): no reader may present it as what stands."""
     try:
-        return redecide(standing(events), as_of=as_of).episode
+        history = standing(events)
+        return history, redecide(history, as_of=as_of)
     except (Refused, ValueError, KeyError) as err:
         raise IntegrityError(f"episode {events[0].episode_id}'s corrected history no longer replays "
                              f"({type(err).__name__}); see `crs audit verify`") from None
@@ -301,37 +320,41 @@ def _target(history: Standing, seq: int, allowed: frozenset[str], verb: str) -> 
     return entry
 
 
-def _corrected(entry: Entry, command: Correct) -> StepCommand:
-    """The target's command with the corrected inputs (same clinical time, same actor)."""
-    kind = entry.command.kind
+def _corrected(entry: Entry, command: Correct) -> tuple[StepCommand, list[str]]:
+    """The target's command with the corrected inputs (same clinical time, same actor), and the recorded
+    inputs it no longer has (stored as `unset`, so a replay of the correction rebuilds exactly this)."""
+    old = entry.command
+    kind = old.kind
     allowed = INPUTS[kind]
     stray = sorted((set(command.changes) | set(command.unset)) - allowed)
     if stray:
-        raise Invalid(f"event {command.target_seq} is a {kind}: {', '.join(stray)} "
-                      f"{'is' if len(stray) == 1 else 'are'} not among its inputs ({', '.join(sorted(allowed))})")
-    data = _recorded_data(entry)
-    before = inputs_of(kind, data)
-    after = {k: v for k, v in before.items() if k not in command.unset} | dict(command.changes)
-    if after == before:
-        raise Invalid(f"the correction changes nothing in event {command.target_seq}")
-    values: dict[str, Any] = {"observation": after} if kind == "observe" else dict(after)
+        raise Invalid(f"event {command.target_seq} is a{'n' if kind[0] in 'aeiou' else ''} {kind}: "
+                      f"{', '.join(stray)} {'is' if len(stray) == 1 else 'are'} not among its inputs "
+                      f"({', '.join(sorted(allowed))})")
+    before = inputs_of(kind, _recorded_data(old))
+    merged = {k: v for k, v in before.items() if k not in command.unset} | dict(command.changes)
+    if kind == "give" and "drug" in command.changes and "route" not in command.changes:
+        merged.pop("route", None)  # another drug: its own usual route unless one is given
+    values: dict[str, Any] = {"observation": merged} if kind == "observe" else dict(merged)
     if kind == "give":
         values.setdefault("route", None)
-    old = entry.command
     try:
-        return entry_command(kind, values, at=old.at, actor=old.actor, episode_id=old.episode_id,
-                             override_reason=command.override_reason)
+        corrected = entry_command(kind, values, at=old.at, actor=old.actor, episode_id=old.episode_id,
+                                  override_reason=command.override_reason)
     except (ValidationError, KeyError) as err:
         raise Invalid(f"the corrected values are not a valid {kind}: {_first_error(err)}") from None
+    after = inputs_of(kind, _recorded_data(corrected))
+    if after == before:
+        raise Invalid(f"the correction changes nothing in event {command.target_seq}")
+    return corrected, sorted(set(before) - set(after))
 
 
-def _recorded_data(entry: Entry) -> dict[str, Any]:
-    """The inputs that stand for an entry, in the shape its event records them."""
-    c = entry.command
+def _recorded_data(c: StepCommand) -> dict[str, Any]:
+    """The inputs of an entry's command, in the shape its event records them."""
     if isinstance(c, RecordObservation):
         return {"observation": c.observation.inputs()}
     if isinstance(c, AdministerDose):
-        return {"drug": c.drug.value, "dose_mg": c.dose_mg, "route": c.route.value if c.route else None}
+        return {"drug": c.drug.value, "dose_mg": c.dose_mg, "route": (c.route or DEFAULT_ROUTE[c.drug]).value}
     if isinstance(c, RecordAction):
         return {"action": c.action.value, **({"note": c.note} if c.note else {})}
     raise ValueError("not a correctable entry")
@@ -341,7 +364,8 @@ def _first_error(err: Exception) -> str:
     if isinstance(err, ValidationError):
         first = err.errors()[0]
         where = ".".join(str(p) for p in first["loc"] if p not in ("observation",))
-        return f"{where}: {first['msg']}" if where else first["msg"]
+        message = first["msg"].removeprefix("Value error, ")
+        return f"{where}: {message}" if where else message
     return f"missing {err}"
 
 
@@ -369,11 +393,11 @@ def decide_change(current: Episode, events: Sequence[Event], command: EntryComma
         at, place = entry.command.at, entry.place
         entries.remove(entry)
         if isinstance(command, Correct):
-            corrected = _corrected(entry, command)
+            corrected, unset = _corrected(entry, command)
             check_screen(current, corrected)
             entries.append(Entry(place, seq, now, corrected, (), seq))  # as if recorded so: no old grants
-            if command.unset:
-                data["unset"] = list(command.unset)
+            if unset:
+                data["unset"] = unset
         else:
             place = None
     else:

@@ -229,8 +229,8 @@ def check_history(ep: EpisodeRow, rows: list[EventRow], redeciding: bool = True)
     if not readable:
         return found
     result = replay(events, redeciding=redeciding)  # re-decides each event and folds them all, in one pass
-    if result.unfolded_at is not None:
-        fail(last.seq, "the events do not replay into an episode")
+    if result.unfolded_at is not None:  # the replay's own finding names the event and the rule, if it has one
+        found.extend(result.problems or [(result.unfolded_at, "the events do not replay into an episode")])
         return found
     replayed = result.episode
     same_text = replayed is not None and replayed.model_dump_json() == ep.snapshot  # the text the store wrote

@@ -44,13 +44,14 @@ def _check_known(revision: str | None) -> None:
         raise Invalid(NEWER)
 
 
-def ensure_schema(engine: Engine, write_engine: Engine | None) -> None:
-    """Check (read-only: `write_engine` None) or bring the database to HEAD."""
+def ensure_schema(engine: Engine, write_engine: Engine | None) -> str | None:
+    """Check (read-only: `write_engine` None) or bring the database to HEAD; returns the revision it had
+    (None: no crs schema yet, HEAD: nothing to do), which `crs upgrade` reports."""
     with engine.connect() as conn:
         revision = current_revision(conn)
         conn.rollback()
     if revision == HEAD:
-        return
+        return revision
     _check_known(revision)
     if write_engine is None:
         if revision is not None:
@@ -59,10 +60,11 @@ def ensure_schema(engine: Engine, write_engine: Engine | None) -> None:
         raise Invalid(
             "the database has no current crs schema; run a crs command that records something first"
         )
-    _upgrade(write_engine)
+    return _upgrade(write_engine)
 
 
-def _upgrade(write_engine: Engine) -> None:
+def _upgrade(write_engine: Engine) -> str | None:
+    """Migrate to HEAD under the write lock; the revision found there (another process may have migrated)."""
     from alembic import command
     from alembic.config import Config
 
@@ -82,3 +84,4 @@ def _upgrade(write_engine: Engine) -> None:
                 conn.rollback()
                 raise
         conn.commit()
+    return revision

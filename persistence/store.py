@@ -54,6 +54,26 @@ def _cannot_open(url: URL, exc: DBAPIError) -> Invalid:
     return Invalid(f"cannot open the PostgreSQL database {where}; check that the server runs and the URL is right")
 
 
+def _engine(url: str, read_only: bool, timeout_s: float) -> tuple[URL, tuple[str, bool, float], Engine]:
+    """The parsed URL, its cache key and its engine (made once per process)."""
+    parsed = parse_url(url)
+    key = (parsed.render_as_string(hide_password=False), read_only, timeout_s)
+    engine = _ENGINES.get(key)
+    if engine is None:
+        engine = _ENGINES[key] = make_engine(parsed, read_only=read_only, timeout_s=timeout_s)
+    return parsed, key, engine
+
+
+def _ensure(parsed: URL, key: tuple[str, bool, float], engine: Engine, read_only: bool) -> str | None:
+    """Check or migrate the schema (persistence/schema.py), once per process and URL; the revision found."""
+    try:
+        found = ensure_schema(engine, None if read_only else engine.execution_options(**{WRITE: True}))
+    except DBAPIError as exc:
+        raise conflict_or_none(exc) or _cannot_open(parsed, exc) from None
+    _SCHEMA_CHECKED.add(key)
+    return found
+
+
 class Store:
     """Episodes, their events and the refusal log on one database (SQLite or PostgreSQL)."""
 
@@ -65,18 +85,18 @@ class Store:
     @classmethod
     def open(cls, url: str, *, read_only: bool = False, timeout_s: float = 10.0) -> "Store":
         """Open (and on first writable use create or upgrade) the database at `url`."""
-        parsed = parse_url(url)
-        key = (parsed.render_as_string(hide_password=False), read_only, timeout_s)
-        engine = _ENGINES.get(key)
-        if engine is None:
-            engine = _ENGINES[key] = make_engine(parsed, read_only=read_only, timeout_s=timeout_s)
+        parsed, key, engine = _engine(url, read_only, timeout_s)
         if key not in _SCHEMA_CHECKED:
-            try:
-                ensure_schema(engine, None if read_only else engine.execution_options(**{WRITE: True}))
-            except DBAPIError as exc:
-                raise conflict_or_none(exc) or _cannot_open(parsed, exc) from None
-            _SCHEMA_CHECKED.add(key)
+            _ensure(parsed, key, engine, read_only)
         return cls(parsed, engine, read_only=read_only)
+
+    @classmethod
+    def upgrade(cls, url: str, *, timeout_s: float = 10.0) -> tuple["Store", str | None]:
+        """Open `url` writable and bring its schema to HEAD now (`crs upgrade`): the store, and the revision
+        the database had (None: it had no crs schema and was created; HEAD: it was current)."""
+        parsed, key, engine = _engine(url, False, timeout_s)
+        found = _ensure(parsed, key, engine, False)
+        return cls(parsed, engine, read_only=False), found
 
     @property
     def backend(self) -> str:

@@ -21,22 +21,30 @@ def status(
         help="Show the episode as it stood at this clinical time, replayed from its events (QA).")] = None,
     json_out: JsonFlag = False,
 ) -> None:
-    """State, both grades with their basis, the next best steps, due timers and warnings."""
+    """State, both grades with their basis, the next best steps, due timers and warnings.
+
+    With --as-of, the episode as it stood at that clinical time by the record as it stands now (its
+    effective history: corrections applied, voided entries out, late entries in their place), and
+    every correction, void and late entry up to then: what was recorded and what stands.
+    """
     from pathway.clock import iso
-    from pathway.episode import fold
     from pathway.errors import NotFound
+    from pathway.history import changes, episode_of
 
     config = settings(ctx, json_out)
+    corrected: list[dict[str, object]] = []
     with open_store(config, read_only=True) as store:
         if as_of is None:
             current, at = store.episode(episode), now()
         else:
-            current, at = fold([stored.event for stored in store.history(episode)], as_of=as_of), as_of
+            events = [stored.event for stored in store.history(episode)]
+            current, at = episode_of(events, as_of=as_of), as_of
+            corrected = [change.as_json() for change in changes(events) if change.at <= as_of]
     if current is None:
         raise NotFound(f"episode {episode} had not been opened at {iso(at)}")
     payload = status_at(current, at)
     if as_of is not None:
-        payload = {**payload, "as_of": iso(as_of)}
+        payload = {**payload, "as_of": iso(as_of), "corrected_entries": corrected}
     emit(config, payload, "status")
 
 

@@ -5,8 +5,8 @@ from typing import Annotated, Any, Literal
 import typer
 
 from cli import payloads, values
-from cli.context import build, settings, status_at, step, when
-from cli.options import At, Episode, JsonFlag, Override
+from cli.context import build, open_store, settings, status_at, step, when
+from cli.options import At, EntryOverride, Episode, JsonFlag, Late, Override
 from cli.render import emit
 from pathway.drugs import Action, Drug, Route
 
@@ -88,13 +88,16 @@ def observe(
     cerebral_edema: Annotated[CerebralEdema | None, typer.Option(
         "--cerebral-edema", metavar="KIND", help="Cerebral edema on imaging: none, focal, diffuse.")] = None,
     at: At = None,
+    late: Late = None,
+    override: EntryOverride = None,
     json_out: JsonFlag = False,
 ) -> None:
     """Record one bedside assessment, grade CRS and ICANS, and print the next steps.
 
     CRS is graded only with --temp and --o2 (room-air counts); ICANS only with --ice or --capd (by
     age) or --consciousness. Otherwise that grade is not assessed (never 0) and the first next step
-    asks for what is missing.
+    asks for what is missing. An assessment charted after the fact, at a clinical time before the
+    episode's latest event, is a late entry: --at TIME --late REASON.
     """
     from pathway.commands import RecordObservation
     from pathway.errors import Invalid
@@ -109,7 +112,12 @@ def observe(
                         consciousness=consciousness, seizure=seizure, motor_weakness=motor_weakness,
                         cerebral_edema=cerebral_edema,
                         capd_score=capd if isinstance(capd, int) else None, capd_unable=capd == "unable")
-    command = build(RecordObservation, at=when(at), actor=config.actor, episode_id=episode, observation=observation)
+    command = build(RecordObservation, at=when(at), actor=config.actor, episode_id=episode, observation=observation,
+                    late=late, override_reason=override)
+    if late is not None:
+        result, change = changing(config, command)
+        emit(config, {**payloads.observed(result, status_after(result)), "correction": change}, "observed")
+        return
     result = step(config, command)
     emit(config, payloads.observed(result, status_at(result.episode, result.event.at)), "observed")
 
@@ -125,15 +133,20 @@ def give(
     route: Annotated[Route | None, typer.Option("--route", metavar="ROUTE",
                                                 help="Route: iv, sc or po (default: the drug's usual route).")] = None,
     at: At = None,
-    override: Override = None,
+    late: Late = None,
+    override: EntryOverride = None,
     json_out: JsonFlag = False,
 ) -> None:
-    """Record one administered dose; moves the episode to the state the drug opens, if the rules allow."""
+    """Record one administered dose; moves the episode to the state the drug opens, if the rules allow.
+
+    A dose charted after the fact, at a clinical time before the episode's latest event, is a late
+    entry: --at TIME --late REASON (checked as if recorded on time; later events are re-checked).
+    """
     from pathway.commands import AdministerDose
 
     config = settings(ctx, json_out)
     command = build(AdministerDose, at=when(at), actor=config.actor, episode_id=episode, drug=drug, dose_mg=dose_mg,
-                    route=route, override_reason=override)
+                    route=route, late=late, override_reason=override)
     _stepped(config, command)
 
 
@@ -146,13 +159,20 @@ def act(
     at: At = None,
     note: Annotated[str | None, typer.Option("--note", parser=values.text(500), metavar="TEXT",
                                              help="A short note (no names).")] = None,
+    late: Late = None,
+    override: EntryOverride = None,
     json_out: JsonFlag = False,
 ) -> None:
-    """Record a supportive-care action (docs/clinical-basis.md §6)."""
+    """Record a supportive-care action (docs/clinical-basis.md §6).
+
+    An action charted after the fact, at a clinical time before the episode's latest event, is a
+    late entry: --at TIME --late REASON.
+    """
     from pathway.commands import RecordAction
 
     config = settings(ctx, json_out)
-    command = build(RecordAction, at=when(at), actor=config.actor, episode_id=episode, action=action, note=note)
+    command = build(RecordAction, at=when(at), actor=config.actor, episode_id=episode, action=action, note=note,
+                    late=late, override_reason=override)
     _stepped(config, command)
 
 
@@ -181,6 +201,28 @@ def close(
 
 
 def _stepped(config: Any, command: Any) -> None:
+    if getattr(command, "late", None) is not None:
+        result, change = changing(config, command)
+        emit(config, {**payloads.stepped(result, status_after(result)), "correction": change}, "stepped")
+        return
     result = step(config, command)
     emit(config, payloads.stepped(result, status_at(result.episode, result.event.at)), "stepped")
 
+
+def changing(config: Any, command: Any) -> tuple[Any, dict[str, Any]]:
+    """A correction, void or late entry: one step (refused, it logs its refusal), then the change as QA reads
+    it (who, when, why, before -> after), from the episode's stored events."""
+    from cli.clock import now
+    from pathway.history import changes
+    from pathway.service import handle
+
+    with open_store(config) as store:
+        result = handle(command, store.unit_of_work(), now())
+        events = [stored.event for stored in store.history(command.episode_id)]
+    change = next(c for c in changes(events) if c.seq == result.event.seq)
+    return result, change.as_json()
+
+
+def status_after(result: Any) -> dict[str, Any]:
+    """The status after a change, at the episode's latest clinical time (a change's own time is in the past)."""
+    return status_at(result.episode, max(result.episode.last_at, result.event.at))

@@ -1,12 +1,14 @@
 """The QA report as one self-contained HTML file: inline CSS, inline SVG, no scripts, no network.
 
 Every value from the record passes through html.escape, so a note can never become markup. A grade
-not assessed reads "not assessed" with what was missing (cli/text.py), never a dash or 0.
+not assessed reads "not assessed" with what was missing (cli/text.py), never a dash or 0. A
+superseded or voided entry stays in the timeline, struck (<del>), naming the event that replaced it.
 """
 
 from html import escape
 from typing import Any
 
+from cli.report.corrections import is_struck, override_text, standing_text, target_text
 from cli.report.svg import timeline_svg
 from cli.text import as_text, grade_value, missing_by_domain, summary_value
 
@@ -21,6 +23,7 @@ text-align:left;vertical-align:top}th{background:#f3f4f6}tr.deviation td{backgro
 .pill{display:inline-block;padding:0 .5rem;border-radius:.6rem;background:#eef2ff}
 svg .bg{fill:#fff}svg .grid{stroke:#e5e7eb;stroke-width:1}svg .tick{font-size:11px;fill:#4b5563}
 svg .axis{font-size:12px;fill:#374151}svg .mark{font-size:11px;font-weight:700;fill:#1f2933}
+tr.struck td{color:#6b7280}tr.struck del{text-decoration-thickness:2px}tr.late td{background:#eef6ff}
 footer{margin-top:2rem;font-style:italic;color:#6b7280}
 """
 
@@ -51,15 +54,30 @@ def _table(headers: list[str], rows: list[list[str]], classes: list[str] | None 
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
 
 
+def _row_class(row: dict[str, Any]) -> str:
+    """A timeline row's classes: deviation (amber), late entry (blue), struck (no longer stands)."""
+    return " ".join(name for name, on in (("deviation", row["deviation"]), ("late", row.get("late")),
+                                          ("struck", is_struck(row))) if on)
+
+
 def render_html(data: dict[str, Any]) -> str:
     policy = data["policy"]
     summary = _table(["measure", "value"], [[escape(k.replace("_", " ")), _text(summary_value(k, v))]
                                             for k, v in data["summary"].items()])
     timeline = _table(
-        ["seq", "clinical time", "record time", "actor", "kind", "state", "what"],
+        ["seq", "clinical time", "record time", "actor", "kind", "state", "what", "stands"],
         [[_text(r["seq"]), _text(r["at"]), _text(r["recorded_at"]), _text(r["actor"]), _text(r["kind"]),
-          _text(f"{r['from_state'] or '∅'} → {r['to_state']}"), _text(r["summary"])] for r in data["timeline"]],
-        ["deviation" if r["deviation"] else "" for r in data["timeline"]])
+          _text(f"{r['from_state'] or '∅'} → {r['to_state']}"),
+          f"<del>{_text(r['summary'])}</del>" if is_struck(r) else _text(r["summary"]), _text(standing_text(r))]
+         for r in data["timeline"]],
+        [_row_class(r) for r in data["timeline"]])
+    corrections = _table(
+        ["seq", "kind", "target", "clinical time", "record time", "actor", "reason", "before → after", "override"],
+        [[_text(r["seq"]), _text(r["kind"]), _text(target_text(r)), _text(r["at"]), _text(r["recorded_at"]),
+          _text(r["actor"]), _text(r["reason"]), _text(r["before_after"]), _text(override_text(r))]
+         for r in data["corrections"]]) if data["corrections"] else \
+        '<p class="muted">none — no correction, void or late entry is on record.</p>'
+
     grades = _table(
         ["seq", "time", "CRS", "ICANS", "fever", "CRS decided by", "ICANS decided by", "missing", "inputs"],
         [[_text(g["seq"]), _text(g["at"]), _grade(g["crs_grade"]), _grade(g["icans_grade"]), _text(g["fever"]),
@@ -83,9 +101,9 @@ def render_html(data: dict[str, Any]) -> str:
         [[_text(d["seq"]), _text(d["at"]), _text(d["what"]), _text(d["rules"]), _text(d["reason"]),
           _text(d["actor"])] for d in data["deviations"]])
     refusals = _table(
-        ["clinical time", "record time", "actor", "tried", "rules", "message"],
+        ["clinical time", "record time", "actor", "tried", "rules", "breaks seq", "message"],
         [[_text(r["at"]), _text(r["recorded_at"]), _text(r["actor"]), _text(r["tried"]), _text(r["rules"]),
-          _text(r["message"])] for r in data["refusals"]])
+          _text(r.get("breaks_seq")), _text(r["message"])] for r in data["refusals"]])
     actions = _table(
         ["action", "required because", "since", "done at", "status"],
         [[_text(a["action"]), _text(a["required_because"]), _text(a["required_since"]), _text(a["done_at"]),
@@ -108,7 +126,9 @@ state <strong>{escape(data['state'])}</strong></p>
 <h2>Grades and doses over time</h2>
 {timeline_svg(data)}
 <h2>Timeline</h2><p class="muted">Clinical time is when it happened; record time is when it was written.
-Rows shaded amber are deviations.</p>{timeline}
+Rows shaded amber are deviations, blue late entries; struck entries were superseded or voided and stay on
+record.</p>{timeline}
+<h2>Corrections</h2><p class="muted">Each correction, void and late entry, in the order recorded.</p>{corrections}
 <h2>Grades</h2>{grades}
 <h2>Doses against their limits</h2>{doses}
 <h2>Timed guards</h2>{guards}

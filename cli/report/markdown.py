@@ -1,10 +1,12 @@
 """The QA report as Markdown: tables a reviewer can read in a terminal, a wiki or a pull request.
 
 A grade not assessed reads "not assessed" with what was missing (cli/text.py), never a dash or 0.
+A superseded or voided entry stays in the timeline, struck through, with the seq that replaced it.
 """
 
 from typing import Any
 
+from cli.report.corrections import is_struck, override_text, standing_text, target_text
 from cli.text import as_text, grade_value, missing_by_domain, summary_value
 
 
@@ -38,11 +40,15 @@ def render_markdown(data: dict[str, Any]) -> str:
     ]
     lines += _table(["measure", "value"], [[key.replace("_", " "), summary_value(key, value)]
                                            for key, value in summary.items()])
-    lines += ["## Timeline", "", "Clinical time is when it happened; record time is when it was written.", ""]
-    lines += _table(["seq", "clinical time", "record time", "actor", "kind", "state", "what", "deviation"],
+    lines += ["## Timeline", "", "Clinical time is when it happened; record time is when it was written. Every "
+              "recorded event is listed; one superseded or voided is struck through and names the event that "
+              "replaced it.", ""]
+    lines += _table(["seq", "clinical time", "record time", "actor", "kind", "state", "what", "stands",
+                     "deviation"],
                     [[r["seq"], r["at"], r["recorded_at"], r["actor"], r["kind"],
-                      f"{r['from_state'] or '∅'} → {r['to_state']}", r["summary"], r["deviation"]]
+                      f"{r['from_state'] or '∅'} → {r['to_state']}", _struck(r), standing_text(r), r["deviation"]]
                      for r in data["timeline"]])
+    lines += _corrections(data["corrections"])
     lines += ["## Grades over time", ""]
     lines += _table(["seq", "time", "CRS", "ICANS", "fever", "CRS decided by", "ICANS decided by", "missing",
                      "inputs"],
@@ -64,12 +70,32 @@ def render_markdown(data: dict[str, Any]) -> str:
     lines += _table(["seq", "time", "step", "rules passed", "reason", "actor"],
                     [[d["seq"], d["at"], d["what"], d["rules"], d["reason"], d["actor"]] for d in data["deviations"]])
     lines += ["## Refused attempts", ""]
-    lines += _table(["clinical time", "record time", "actor", "tried", "rules", "message"],
-                    [[r["at"], r["recorded_at"], r["actor"], r["tried"], r["rules"], r["message"]]
-                     for r in data["refusals"]])
+    lines += _table(["clinical time", "record time", "actor", "tried", "rules", "breaks seq", "message"],
+                    [[r["at"], r["recorded_at"], r["actor"], r["tried"], r["rules"], r.get("breaks_seq"),
+                      r["message"]] for r in data["refusals"]])
     lines += ["## Required supportive actions (clinical basis §6, §8, §9)", ""]
     lines += _table(["action", "required because", "since", "done at", "status"],
                     [[a["action"], a["required_because"], a["required_since"], a["done_at"], a["status"].upper()]
                      for a in data["supportive_actions"]])
     lines += ["---", "", f"_{data['disclaimer']}_", ""]
     return "\n".join(lines)
+
+
+def _struck(row: dict[str, Any]) -> str:
+    """The timeline's "what", struck through when it no longer stands (kept, never hidden)."""
+    what = str(row["summary"])
+    return f"~~{what}~~" if is_struck(row) and what else what
+
+
+def _corrections(rows: list[dict[str, Any]]) -> list[str]:
+    """Who corrected, voided or entered late what, when and why, before → after, and which recorded
+    events an override passed; "none" when the record has none."""
+    lines = ["## Corrections", "", "Each correction, void and late entry, in the order recorded; the original "
+             "entries stay on record (struck in the timeline).", ""]
+    if not rows:
+        return lines + ["_none — no correction, void or late entry is on record._", ""]
+    return lines + _table(
+        ["seq", "kind", "target", "clinical time", "record time", "actor", "reason", "before → after", "override"],
+        [[r["seq"], r["kind"], target_text(r), r["at"], r["recorded_at"], r["actor"], r["reason"], r["before_after"],
+          override_text(r)] for r in rows])
+

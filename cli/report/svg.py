@@ -87,7 +87,9 @@ def timeline_svg(data: dict[str, Any]) -> str:
     for dose in data["doses"]:
         x = scale.x(parse_time(dose["at"]))
         colour = DEVIATION_COLOUR if dose["deviation"] else DOSE_COLOUR
-        tip = f"{dose['at']}: {dose['drug']} {dose['dose_mg']:g} mg" + (" (deviation)" if dose["deviation"] else "")
+        tip = (f"{dose['at']}: {dose['drug']} {dose['dose_mg']:g} mg" + (" (deviation)" if dose["deviation"] else "")
+               + (" (late entry)" if dose.get("late") else "")
+               + (f" (corrects #{dose['corrects_seq']})" if dose.get("corrects_seq") else ""))
         body.append(f'<path d="M{x},{lane - 12} L{x - 7},{lane} L{x + 7},{lane} Z" fill="{colour}">'
                     f"<title>{escape(tip)}</title></path>"
                     f'<text x="{x}" y="{lane + 13}" class="mark" text-anchor="middle">'

@@ -24,9 +24,16 @@ ROOT = Path(__file__).resolve().parents[2]
 CONTRACT: dict[str, set[str]] = {
     "open": {"--patient", "--weight-kg", "--age-years", "--context", "--policy", "--at", "--json"},
     "observe": {"--at", "--temp", "--hypotension", "--vasopressors", "--vasopressin", "--o2", "--o2-flow", "--fio2",
-                "--ice", "--consciousness", "--seizure", "--motor-weakness", "--cerebral-edema", "--capd", "--json"},
-    "give": {"--dose-mg", "--route", "--at", "--override", "--json"},
-    "act": {"--at", "--note", "--json"},
+                "--ice", "--consciousness", "--seizure", "--motor-weakness", "--cerebral-edema", "--capd", "--late",
+                "--override", "--json"},
+    "give": {"--dose-mg", "--route", "--at", "--override", "--late", "--json"},
+    "act": {"--at", "--note", "--late", "--override", "--json"},
+    "correct": {"--reason", "--override", "--drug", "--dose-mg", "--route", "--action", "--note", "--temp", "--o2",
+                "--o2-flow", "--fio2", "--ice", "--capd", "--consciousness", "--seizure", "--cerebral-edema",
+                "--vasopressors", "--hypotension", "--no-hypotension", "--vasopressin", "--no-vasopressin",
+                "--motor-weakness", "--no-motor-weakness", "--unset", "--json"},
+    "void": {"--reason", "--override", "--json"},
+    "upgrade": {"--json"},
     "resolve": {"--at", "--override", "--json"},
     "close": {"--at", "--reason", "--json"},
     "status": {"--as-of", "--json"},
@@ -57,7 +64,8 @@ COMMANDS = _commands(ROOT_GROUP)
 def test_every_contract_command_and_option_exists() -> None:
     for path, options in CONTRACT.items():
         assert path in COMMANDS, f"missing command {path}"
-        declared = {opt for param in COMMANDS[path].params for opt in param.opts if opt.startswith("--")}
+        declared = {opt for param in COMMANDS[path].params for opt in [*param.opts, *param.secondary_opts]
+                    if opt.startswith("--")}
         assert options <= declared, f"{path}: missing {sorted(options - declared)}"
     root_options = {opt for param in ROOT_GROUP.params for opt in param.opts}
     assert {"--db", "--actor", "--version"} <= root_options

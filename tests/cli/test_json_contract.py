@@ -161,7 +161,8 @@ def test_status_history_list_refusals_verify(crs, episode, t0) -> None:  # type:
         (3, "give", "assessment", "tocilizumab", ACTOR, None, "<H>"),
     ]
     assert all(set(e) == {"seq", "kind", "at", "recorded_at", "actor", "from_state", "to_state", "data", "override",
-                          "hash"} for e in history.json["events"])
+                          "hash", "superseded_by", "voided_by"} for e in history.json["events"])
+    assert all(e["superseded_by"] is None and e["voided_by"] is None for e in history.json["events"])
     assert history.json["events"][2]["at"] == iso(t0 + timedelta(hours=2))
 
     listed = crs("list", "--json")
@@ -188,7 +189,7 @@ def test_status_history_list_refusals_verify(crs, episode, t0) -> None:  # type:
     assert mask(refusals.json, {episode: "<ID>"}) == {"refusals": [{
         "at": "<T>", "recorded_at": "<T>", "actor": ACTOR, "episode": "<ID>", "kind": "give",
         "command": mask(refusals.json["refusals"][0]["command"], {episode: "<ID>"}), "rule": "TOCI_MIN_INTERVAL",
-        "rules": ["TOCI_MIN_INTERVAL"], "message": refusals.json["refusals"][0]["message"],
+        "rules": ["TOCI_MIN_INTERVAL"], "message": refusals.json["refusals"][0]["message"], "breaks_seq": None,
     }]}
     assert refusals.json["refusals"][0]["command"]["drug"] == "tocilizumab"
     assert crs("audit", "refusals", episode, "--json").json == refusals.json

@@ -94,6 +94,19 @@ def not_matching(pattern: str, limit: int) -> st.SearchStrategy[str]:
         lambda s: len(s.strip()) > limit or not compiled.fullmatch(s.strip()))
 
 
+def seqs() -> st.SearchStrategy[str]:
+    """Not an event seq (a whole number from 1, as `crs history` prints it)."""
+    return st.one_of(st.sampled_from(["0", "000", "-3", "1.5", "1e3", "9999999999", "seq2", "#2", "²"]),
+                     st.text(max_size=12)).filter(lambda s: not re.fullmatch(r"[0-9]{1,9}", s.strip())
+                                                  or int(s) < 1)
+
+
+def not_earlier() -> st.SearchStrategy[str]:
+    """A valid time not before the fixture episodes' latest event (now - 90 min) and not in the future:
+    `--late` there is invalid input (a late entry is earlier than the latest event)."""
+    return st.integers(min_value=0, max_value=85).map(lambda m: iso(recent_t0(0) - timedelta(minutes=m)))
+
+
 O2 = ("room-air", "nasal-cannula", "blow-by", "hfnc", "facemask", "non-rebreather", "venturi", "cpap", "bipap",
       "ventilator")
 DRUGS = ("tocilizumab", "dexamethasone", "methylprednisolone", "anakinra", "siltuximab", "ruxolitinib",
@@ -104,6 +117,8 @@ ACTIONS = ("icu-transfer", "infection-workup", "antibiotics", "antifungal-prophy
 STATES = ("assessment", "tocilizumab", "steroid", "escalated_steroid", "refractory", "resolved", "closed")
 OPEN = ["open", "--patient", "P-1", "--weight-kg", "70", "--age-years", "40"]
 EPISODE_ID = r"[A-Za-z0-9][A-Za-z0-9_-]*"
+UNSET = ("route", "note", "temp", "hypotension", "vasopressors", "vasopressin", "o2", "o2-flow", "fio2", "ice", "capd",
+         "consciousness", "seizure", "motor-weakness", "cerebral-edema")  # what `crs correct --unset` takes
 
 #: (argv before the value, the option (None: the value is positional), strategy, argv after)
 CASES: list[tuple[list[str], str | None, st.SearchStrategy[str], list[str]]] = [
@@ -155,6 +170,47 @@ CASES: list[tuple[list[str], str | None, st.SearchStrategy[str], list[str]]] = [
     ([], "--actor", texts(64), ["list"]),
     ([], "--db", st.text(max_size=60).filter(lambda s: not s.startswith(("sqlite", "postgres"))), ["list"]),
     (["observe", "{E}"], None, st.builds(lambda w: f"--{w.lower()}x", WORD), []),  # unknown option
+    # late entries and their overrides (issue 10)
+    (["observe", "{E}", "--temp", "37"], "--late", texts(500), []),
+    (["observe", "{E}", "--temp", "37"], "--override", texts(500), []),
+    (["give", "{E}", "dexamethasone", "--dose-mg", "10"], "--late", texts(500), []),
+    (["act", "{E}", "labs"], "--late", texts(500), []),
+    (["act", "{E}", "labs"], "--override", texts(500), []),
+    (["act", "{E}", "labs"], "--late", WORD, []),  # late without --at: now is not earlier than the latest event
+    (["act", "{E}", "labs", "--late", "charted late"], "--at", not_earlier(), []),
+    # corrections and voids: malformed values, and well-formed ones that cannot make a correction
+    (["correct", "{E}"], None, seqs(), ["--reason", "typo", "--temp", "37"]),
+    (["correct", "{E}", "2", "--temp", "37"], "--reason", texts(500), []),
+    (["correct", "{E}", "2"], "--reason", WORD, []),  # no corrected value at all
+    (["correct", "{E}", "2", "--reason", "typo"], "--temp", numbers(30, 45), []),
+    (["correct", "{E}", "2", "--reason", "typo"], "--vasopressors", numbers(0, 6, integer=True), []),
+    (["correct", "{E}", "2", "--reason", "typo"], "--o2", choices(O2), []),
+    (["correct", "{E}", "2", "--reason", "typo", "--o2", "hfnc"], "--o2-flow", numbers(0, 80), []),
+    (["correct", "{E}", "2", "--reason", "typo", "--o2", "hfnc"], "--fio2", numbers(0.21, 1.0), []),
+    (["correct", "{E}", "2", "--reason", "typo"], "--ice", numbers(0, 10, integer=True), []),
+    (["correct", "{C}", "2", "--reason", "typo"], "--capd", capd_values(), []),
+    (["correct", "{C}", "2", "--reason", "typo"], "--ice", st.sampled_from(["0", "7", "10"]), []),  # a child: CAPD
+    (["correct", "{E}", "2", "--reason", "typo"], "--consciousness", choices(("awake", "voice", "touch",
+                                                                               "unarousable")), []),
+    (["correct", "{E}", "2", "--reason", "typo"], "--seizure", choices(("none", "brief", "prolonged")), []),
+    (["correct", "{E}", "2", "--reason", "typo"], "--cerebral-edema", choices(("none", "focal", "diffuse")), []),
+    (["correct", "{E}", "2", "--reason", "typo"], "--drug", names_any_case(DRUGS), []),
+    (["correct", "{E}", "2", "--reason", "typo"], "--dose-mg", numbers(0.1, 10_000), []),
+    (["correct", "{E}", "2", "--reason", "typo"], "--dose-mg", st.sampled_from(["1", "560"]), []),  # not a give
+    (["correct", "{E}", "2", "--reason", "typo"], "--route", choices(("iv", "sc", "po")), []),
+    (["correct", "{E}", "2", "--reason", "typo"], "--action", choices(ACTIONS), []),
+    (["correct", "{E}", "2", "--reason", "typo"], "--note", texts(500), []),
+    (["correct", "{E}", "2", "--reason", "typo"], "--unset", st.text(max_size=30).filter(
+        lambda s: s.strip().removeprefix("--") not in UNSET), []),
+    (["correct", "{E}", "2", "--reason", "typo"], "--unset", st.sampled_from(["o2", "motor-weakness", "ice", "fio2"]),
+     []),  # removes only what was not recorded (the observation has a temperature alone): changes nothing
+    (["correct", "{E}", "2", "--reason", "typo", "--temp", "38"], "--unset", st.sampled_from(["temp", "--temp"]),
+     []),  # one input both corrected and removed
+    (["correct", "{E}", "2", "--reason", "typo", "--temp", "37"], "--override", texts(500), []),
+    (["correct", "{E}", "2", "--reason", "typo", "--temp"], None, st.sampled_from(["37"]), ["--dose-mg", "10"]),
+    (["void", "{E}"], None, seqs(), ["--reason", "typo"]),
+    (["void", "{E}", "2"], "--reason", texts(500), []),
+    (["void", "{E}", "2", "--reason", "typo"], "--override", texts(500), []),
     ([], None, st.builds(lambda w: f"{w.lower()}x", WORD), []),  # unknown command
 ]
 
@@ -183,7 +239,7 @@ def _files(folder: Path) -> dict[str, bytes]:
     return {path.name: path.read_bytes() for path in sorted(folder.iterdir())}
 
 
-@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
+@settings(max_examples=700, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
                                                                   HealthCheck.too_slow])
 @given(data=st.data())
 def test_malformed_values_exit_2_with_one_sentence_and_write_nothing(database: Any, data: st.DataObject) -> None:

@@ -59,7 +59,9 @@ class Run:
             assert at is not None
             status = self.crs("status", self.episode, "--as-of", iso(at))
             assert status.code == 0, status.stdout
-            return Answer(0, state=body["state"], status=self._mask(status.json))
+            as_of = dict(status.json)
+            assert as_of.pop("corrected_entries") == [], "nothing corrected in this episode"
+            return Answer(0, state=body["state"], status=self._mask(as_of))
         if step.verb == "observe":
             observation = body["observation"]
             status = {k: v for k, v in body.items() if k not in ("seq", "observation")}

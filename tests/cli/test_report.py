@@ -79,12 +79,18 @@ def test_json_report_facts(crs, episode) -> None:  # type: ignore[no-untyped-def
     assert actions["aspiration-precautions"] == "missing" and actions["neurology-consult"] == "missing", "ICANS 1"
     assert "neuroimaging" not in actions and "antiseizure" not in actions and "fluid-bolus" not in actions
     assert data["summary"]["deviations"] == 1 and data["summary"]["refused_attempts"] == 1
+    # nothing corrected: the section is empty, every event stands as recorded, the summary counts zero
+    assert data["corrections"] == [] and not any(row["superseded_by"] or row["voided_by"] or row["late"]
+                                                 for row in data["timeline"])
+    assert (summary["corrections"], summary["voids"], summary["late_entries"], summary["refused_corrections"]) == (
+        0, 0, 0, 0)
+    assert data["refusals"][0]["breaks_seq"] is None
 
 
 def test_markdown_report_has_every_section(crs, episode) -> None:  # type: ignore[no-untyped-def]
     e, _ = episode
     text = crs("audit", "report", e).stdout
-    for heading in ("## Timeline", "## Grades over time", "## Doses against their limits", "## Timed guards",
+    for heading in ("## Timeline", "## Corrections", "## Grades over time", "## Doses against their limits", "## Timed guards",
                     "## Deviations", "## Refused attempts", "## Required supportive actions"):
         assert heading in text
     assert "given at referring centre" in text and "REFRACTORY_ORDER" in text and "MISSING" in text

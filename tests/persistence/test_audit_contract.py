@@ -243,3 +243,115 @@ def test_audit_leaves_the_sqlite_file_byte_identical(tmp_path: Path) -> None:
     observe(writer, victim, T0 + minutes(60))
     reset_process_cache()
     assert os.listdir(tmp_path) == ["crs.db"]
+
+
+# -- corrections, voids and late entries (issue 10) -------------------------------------------------------------
+
+def _corrected_victim(store: Store) -> tuple[str, str]:
+    """The victim's tocilizumab (seq 3, 560 mg) corrected to 500 mg (seq 6), then one more observation (seq 7)."""
+    from pathway.commands import Correct
+    from tests.support.steps import run
+
+    victim, bystander = two_episodes(store)
+    run(store, Correct(at=T0 + minutes(50), actor="dr-b", episode_id=victim, target_seq=3, reason="typo",
+                       changes={"dose_mg": 500}), now=T0 + minutes(50))
+    observe(store, victim, T0 + minutes(55))
+    assert audit.verify(store).ok
+    return victim, bystander
+
+
+def _forge_900_mg(store: Store, url: str, victim: str) -> None:
+    """The correction's payload rewritten to 900 mg (above the 616 mg ceiling for 70 kg) and the chain re-hashed
+    from there on (seq 6 and 7): every hash agrees, only re-deciding the correction can find it."""
+    from tests.support.tamper import forge_tail
+
+    events = [s.event for s in store.history(victim)]
+    correction = events[5]
+    assert correction.kind == "correct" and correction.data["corrected"]["dose_mg"] == 500
+    forged = correction.model_copy(update={"data": {**correction.data, "corrected": {
+        **correction.data["corrected"], "dose_mg": 900.0}}})
+    forge_tail(url, victim, 5, [forged, events[6]])
+
+
+def test_verify_catches_a_forged_correction_the_pathway_would_refuse(store: Store, audit_store: Store,
+                                                                      url: str) -> None:
+    victim, bystander = _corrected_victim(store)
+    _forge_900_mg(store, url, victim)
+    report = audit.verify(audit_store)
+    assert not report.ok and {f.episode for f in report.failures} == {victim}, report.as_json()
+    assert {f.seq for f in report.failures} <= {6, 7}  # somewhere in the forged tail (see the next test)
+    assert all("hash" not in f.problem and "900" not in f.problem for f in report.failures), report.as_json()
+
+
+def test_verify_names_the_forged_correction_itself_and_its_rule(store: Store, audit_store: Store, url: str) -> None:
+    victim, bystander = _corrected_victim(store)
+    _forge_900_mg(store, url, victim)
+    report = audit.verify(audit_store)
+    assert_caught(report, victim, bystander, seq=6)
+    assert any(f.seq == 6 and "TOCI_DOSE_MAX" in f.problem for f in report.failures), report.as_json()
+
+
+@pytest.mark.parametrize(("seq", "value"), [(6, 4), (6, None), (2, 1)], ids=["wrong target", "cleared", "on an observe"])
+def test_verify_catches_a_target_seq_column_that_disagrees_with_the_payload(store: Store, audit_store: Store, url: str,
+                                                                           seq: int, value: int | None) -> None:
+    """target_seq is outside the hash (an index of data.target_seq): verify compares the two."""
+    victim, bystander = _corrected_victim(store)
+    tamper(url, ("UPDATE event SET target_seq = ? WHERE episode_id = ? AND seq = ?", (value, victim, seq)))
+    report = audit.verify(audit_store)
+    assert_caught(report, victim, bystander, seq=seq)
+    assert named(report) == {(victim, seq)}
+    assert "target_seq column does not match" in report.failures[0].problem
+
+
+@pytest.mark.parametrize("target", [99, 6, 1], ids=["missing", "itself", "the open"])
+def test_verify_catches_a_void_whose_target_does_not_stand(store: Store, audit_store: Store, url: str,
+                                                          target: int) -> None:
+    """A void appended with a valid hash (and the snapshot row pointed at it) of an event that does not exist,
+    of itself, or of the open: the chain is fine, the replay names the void."""
+    from pathway.events import Event
+    from tests.support.tamper import forge_tail
+
+    victim, bystander = two_episodes(store)
+    last = store.history(victim)[-1].event
+    void = Event(episode_id=victim, seq=6, kind="void", at=last.at, recorded_at=last.recorded_at + minutes(5),
+                 actor="dr-b", from_state=last.to_state, to_state=last.to_state,
+                 data={"target_seq": target, "target_kind": "give", "reason": "entered in error"})
+    forge_tail(url, victim, 5, [void])
+    report = audit.verify(audit_store)
+    assert_caught(report, victim, bystander, seq=6)
+    assert all("hash" not in f.problem and "target_seq column" not in f.problem for f in report.failures)
+
+
+def test_verify_catches_a_forged_late_dose_inside_the_8_hour_window(store: Store, audit_store: Store,
+                                                                   url: str) -> None:
+    """A late tocilizumab dose 5 minutes before the recorded one, hashed onto the chain: the pathway would
+    have refused it (TOCI_MIN_INTERVAL, the recorded dose breaking), so verify names it."""
+    from tests.support.tamper import forge_tail
+
+    victim, bystander = two_episodes(store)
+    events = [s.event for s in store.history(victim)]
+    dose = events[2]
+    late = dose.model_copy(update={"seq": 6, "at": dose.at - minutes(5), "recorded_at": events[-1].recorded_at
+                                   + minutes(5), "from_state": events[-1].to_state, "to_state": events[-1].to_state,
+                                   "data": {**dose.data, "late": True, "late_reason": "charted late"}})
+    forge_tail(url, victim, 5, [late])
+    report = audit.verify(audit_store)
+    assert_caught(report, victim, bystander, seq=6)
+    assert any(f.seq == 6 and "TOCI_MIN_INTERVAL" in f.problem for f in report.failures), report.as_json()
+
+
+def test_verify_catches_a_correction_removed_and_the_chain_re_hashed(store: Store, audit_store: Store,
+                                                                    url: str) -> None:
+    """Dropping the correction (seq 6) and re-chaining the tail leaves a self-consistent chain whose snapshot
+    still holds the correction's count and dose: the replay no longer makes the stored snapshot."""
+    from tests.support.tamper import forge_tail
+
+    victim, bystander = _corrected_victim(store)
+    events = [s.event for s in store.history(victim)]
+    taken = audit.digest(audit_store)
+    shifted = events[6].model_copy(update={"seq": 6})
+    forge_tail(url, victim, 5, [shifted])
+    report = audit.verify(audit_store)
+    assert_caught(report, victim, bystander, seq=6)
+    assert any("snapshot" in f.problem for f in report.failures), report.as_json()
+    assert (victim, 7) in named(audit.verify_digest(audit_store, taken))
