@@ -373,20 +373,10 @@ def test_upgrade_creates_a_new_database_and_says_so(crs, tmp_path: Path) -> None
 
 def test_upgrade_from_schema_0001_built_by_its_migration(crs, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     """Without the release fixture too: the 0001 schema as its own migration made it."""
-    from alembic import command
-    from alembic.config import Config
-    from sqlalchemy import create_engine
-
-    from persistence.schema import MIGRATIONS
+    from tests.support.schema import migrate_to
 
     path = tmp_path / "v1.db"
-    engine = create_engine(f"sqlite:///{path}")
-    with engine.begin() as conn:
-        config = Config()
-        config.set_main_option("script_location", str(MIGRATIONS))
-        config.attributes["connection"] = conn
-        command.upgrade(config, "0001")
-    engine.dispose()
+    migrate_to(f"sqlite:///{path}", "0001")
     env = {"CRS_DB": f"sqlite:///{path}"}
     assert crs("list", env=env).code == 2
     ran = crs("upgrade", env=env)

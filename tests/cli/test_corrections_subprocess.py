@@ -100,21 +100,11 @@ def test_issue_10_acceptance(crs_bin: Callable[..., Ran], url: str) -> None:
 def test_upgrade_an_older_schema_in_place(crs_bin: Callable[..., Ran], url: str) -> None:
     """A database at schema 0001 (as its migration made it, on either backend): read-only commands ask for
     `crs upgrade`; the upgrade reports what it did, password masked, and the database then takes corrections."""
-    from alembic import command
-    from alembic.config import Config
-    from sqlalchemy import create_engine
-
-    from persistence.schema import MIGRATIONS
+    from tests.support.schema import migrate_to
 
     if url.startswith("postgresql"):  # trust authentication: the password is ignored, and must not be shown
         url = url.replace("://crs@", "://crs:s3cret@")
-    engine = create_engine(url)
-    with engine.begin() as conn:
-        config = Config()
-        config.set_main_option("script_location", str(MIGRATIONS))
-        config.attributes["connection"] = conn
-        command.upgrade(config, "0001")
-    engine.dispose()
+    migrate_to(url, "0001")
     bed = Bedside(crs_bin, url, recent_t0(30))
     asked = bed.run("list", as_json=False)
     assert asked.code == 2 and one_sentence(asked.stderr) and "crs upgrade" in asked.stderr

@@ -17,15 +17,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import create_engine
 
 from pathway.commands import Correct, RecordObservation, Void
 from pathway.errors import Invalid, Refused
 from pathway.history import episode_of
 from pathway.observations import Observation
 from persistence import audit, schema
-from persistence.engines import parse_url
 from persistence.store import Store, reset_process_cache
+from tests.support.schema import migrate_to
 from tests.support.steps import run
 from tests.support.tamper import EVENT_ROW_COLUMNS, event_rows, placeholders, raw_connect
 
@@ -269,24 +268,6 @@ def test_crs_upgrade_reports_what_it_did(old_file: Path) -> None:
 
 
 # -- PostgreSQL: a revision-0001 database holding the previous release's rows ----------------------------------
-
-def migrate_to(url: str, target: str) -> None:
-    """Run the project's own migrations up to `target` (as persistence/schema.py runs them, to a chosen revision)."""
-    from alembic import command
-    from alembic.config import Config
-
-    engine = create_engine(parse_url(url))
-    try:
-        with engine.connect() as conn:
-            conn.begin()
-            config = Config()
-            config.set_main_option("script_location", str(schema.MIGRATIONS).replace("%", "%%"))
-            config.attributes["connection"] = conn
-            command.upgrade(config, target)
-            conn.commit()
-    finally:
-        engine.dispose()
-
 
 def copy_fixture_rows(url: str) -> dict[str, list[tuple[Any, ...]]]:
     """The fixture's episode, event and refusal rows inserted as they are (refusal ids by the sequence, in order)."""
