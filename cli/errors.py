@@ -89,9 +89,7 @@ def refusal_sentence(refused: Refused) -> str:
             note = "overridable: a clinician may proceed with --override REASON, recorded as a deviation"
         else:
             note = "hard limit"
-        if violation.earliest_at is not None and refused.breaks_seq is not None:
-            note += f"; seq {refused.breaks_seq} would be allowed only from {iso(violation.earliest_at)}"
-        elif violation.earliest_at is not None:
+        if violation.earliest_at is not None:  # never set at a recorded event (breaks_seq): pathway/history.py
             note += f", allowed from {iso(violation.earliest_at)}"
         notes.append(f"{violation.rule} ({note})")
     message = refused.message.rstrip(". ")
