@@ -113,6 +113,7 @@ class Grant:
     reason: str
     actor: str
     rules: frozenset[str] | None
+    by: int = 0  # the seq of the change that granted it (0: the entry's own override)
 
 
 @dataclass(frozen=True)
@@ -158,7 +159,7 @@ def _granted(event: Event) -> dict[int, Grant]:
     o, listed = event.override, event.data.get("overrides") or {}
     if o is None:
         return {}
-    return {int(place): Grant(o.reason, o.actor, frozenset(rules)) for place, rules in listed.items()}
+    return {int(place): Grant(o.reason, o.actor, frozenset(rules), event.seq) for place, rules in listed.items()}
 
 
 def standing(events: Sequence[Event]) -> Standing:
@@ -167,15 +168,19 @@ def standing(events: Sequence[Event]) -> Standing:
     if not events or events[0].kind != "open":
         raise ValueError("the first event is not an open")
     result = Standing(opening=events[0], entries=[], head=events[0].seq, kinds={events[0].seq: "open"})
-    extra: dict[int, list[Grant]] = {}
+    extra: dict[int, list[Grant]] = {}  # place -> grants from changes recorded after it
     by_place: dict[int, Entry] = {}
     for event in events[1:]:
         result.head = event.seq
         result.kinds[event.seq] = event.kind
         if event.kind == "open":
             raise ValueError("an episode is opened once")
-        if event.kind == "correct":
-            extra.pop(event.data["target_seq"], None)  # grants were for the values it supersedes
+        if event.kind in CHANGE_KINDS:
+            target = event.data["target_seq"]
+            if event.kind == "correct":
+                extra.pop(target, None)  # grants were for the values it supersedes
+            for place in extra:  # a late entry that no longer stands takes the overrides it gave with it
+                extra[place] = [grant for grant in extra[place] if grant.by != target]
         for place, grant in _granted(event).items():
             extra.setdefault(place, []).append(grant)
         if event.kind in CHANGE_KINDS:
@@ -338,6 +343,8 @@ def _corrected(entry: Entry, command: Correct) -> tuple[StepCommand, list[str]]:
     values: dict[str, Any] = {"observation": merged} if kind == "observe" else dict(merged)
     if kind == "give":
         values.setdefault("route", None)
+    if old.late is not None:  # a late entry corrected is still a late entry
+        values |= {"late": True, "late_reason": old.late}
     try:
         corrected = entry_command(kind, values, at=old.at, actor=old.actor, episode_id=old.episode_id,
                                   override_reason=command.override_reason)
@@ -392,6 +399,8 @@ def decide_change(current: Episode, events: Sequence[Event], command: EntryComma
         data = {"target_seq": command.target_seq, "target_kind": entry.command.kind, "reason": command.reason}
         at, place = entry.command.at, entry.place
         entries.remove(entry)
+        # as standing() will read it: a late entry replaced takes the overrides it gave other entries with it
+        entries = [replace(e, grants=tuple(g for g in e.grants if g.by != entry.place)) for e in entries]
         if isinstance(command, Correct):
             corrected, unset = _corrected(entry, command)
             check_screen(current, corrected)

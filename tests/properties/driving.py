@@ -3,6 +3,13 @@
 EpisodeDriver keeps the episode, its events, the clock and a reference model, decides each
 command against the live episode and records the outcome (StepRecord) for the invariants in
 episode_machine.py to judge. It defines no rules itself.
+
+Issue 10: a correction, void or late entry goes through `pathway.history.decide_change(current,
+events, command, now)` with the machine's own event list (`_change`), beside a prediction of what it
+must do (tests/properties/effective.py) and recorded as a ChangeRecord. The machine then keeps the
+effective history (`self.effective`: the open event and every standing entry re-decided, in
+clinical-time order), which all history and status invariants read; while nothing was changed it is
+the event list itself, so the common step costs what it did.
 """
 
 import math
@@ -20,10 +27,11 @@ from pathway.drugs import Drug
 from pathway.episode import Episode, apply, fold
 from pathway.errors import Invalid, Refused
 from pathway.events import Event
+from pathway.history import changes as core_changes, decide_change, effective_history, episode_of
 from pathway.machine import decide, decide_open
 from pathway.policy import Policy
-from pathway.replay import replay_problems
-from tests.properties import reach, safety, strategies as S
+from pathway.replay import replay, replay_problems
+from tests.properties import effective as E, reach, safety, strategies as S
 from tests.properties.model import ReferenceModel
 
 EPISODE_ID = "EP-PROP"
@@ -62,6 +70,26 @@ class StepRecord:
     unchanged: bool = True  # after a refusal: same episode object, same events, same content
 
 
+@dataclass
+class ChangeRecord:
+    """One correction, void or late entry decided by decide_change(), what it had to do, and what it did."""
+
+    kind: str  # correct | void | late
+    label: str  # the case it stands for in the reach report ("dose x10 (56 -> 560 typo)", ...)
+    pre: Episode
+    before: dict[str, object]  # pre.model_dump() before the decision
+    n: int  # stored events before it
+    cmd: E.ChangeCommand
+    now: datetime
+    prediction: E.Prediction
+    event: Event | None = None
+    after: Episode | None = None  # the episode decide_change returned
+    refused: Refused | None = None
+    invalid: Invalid | None = None
+    unchanged: bool = True  # after a refusal or invalid input: same episode, same events
+    standing: E.Record | None = None  # what stood when it was decided (for breaks_seq)
+
+
 def open_states(self: "EpisodeDriver") -> bool:
     return self.ep is not None and not self.ep.is_closed
 
@@ -90,6 +118,12 @@ class EpisodeDriver(RuleBasedStateMachine):
         self.pokes = 0  # steps tried on the closed episode
         self.episodes = 0
         self.records: list[StepRecord] = []
+        self.change_records: list[ChangeRecord] = []
+        self.canon: list[str] = []  # the canonical JSON of every accepted event, as accepted (never rewritten)
+        self.effective: list[Event] = self.events  # the effective history, re-decided (the events until a change)
+        self.changed = 0  # corrections, voids and late entries accepted in this episode
+        self._record: E.Record | None = None  # what stands, folded from self.canon up to _record_len
+        self._record_len = 0
         self.cursor: dict[str, int] = {}
         self.episode_visited: set[str] = set()  # states reached by the current episode
         self.kind_visited: dict[str, set[str]] = {}  # episode kind (child, icans-only, ...) -> states reached
@@ -99,14 +133,49 @@ class EpisodeDriver(RuleBasedStateMachine):
         """Deep checks on a finished episode (also run at teardown for the last one)."""
         if self.ep is None or not self.DEEP_TEARDOWN:
             return
-        assert fold(self.events) == self.ep, "FOLD: fold(events) differs from the live episode"
         assert Episode.model_validate_json(self.ep.model_dump_json()) == self.ep, "FOLD: snapshot round trip"
+        if self.changed:
+            self._finish_changed_episode()
+            return
+        assert fold(self.events) == self.ep, "FOLD: fold(events) differs from the live episode"
         for k in {0, len(self.events) // 2, len(self.events) - 1}:
             as_of = self.events[k].at
             last = max(i for i, e in enumerate(self.events) if e.at <= as_of)
             assert fold(self.events, as_of=as_of) == self.after[last], f"FOLD: as_of {as_of} (event {k + 1})"
         problems = replay_problems(self.events)
         assert not problems, f"REPLAY: {problems}"
+
+    def _finish_changed_episode(self) -> None:
+        """A history with corrections: the core's one meaning of it (episode_of, redecide, replay, as_of, the
+        list of changes) against the live episode and the suite's own effective history."""
+        ep, events = self.ep, self.events
+        assert ep is not None
+        problems = E.chain_problems(events, self.canon)
+        assert not problems, "\n".join(problems)
+        _, core = effective_history(events)  # what episode_of(events) folds (one pass serves both checks)
+        assert core.episode == ep, "FOLD: episode_of(events) differs from the live episode"
+        if core.events != self.effective[1:]:
+            mine = [(e.seq, e.kind, e.at.isoformat()) for e in self.effective[1:]]
+            theirs = [(e.seq, e.kind, e.at.isoformat()) for e in core.events]
+            diff = next((f"{a!r} != {b!r}" for a, b in zip(core.events, self.effective[1:]) if a != b), "")
+            raise AssertionError(f"EFFECTIVE: redecide(standing(events)).events differ from the entries re-decided "
+                                 f"as if recorded on time: core {theirs} vs {mine}; first difference {diff}"[:3000])
+        for k in sorted({len(self.effective) // 3, 2 * len(self.effective) // 3}):
+            as_of = self.effective[k].at
+            want = fold([e for e in self.effective if e.at <= as_of])
+            got = episode_of(events, as_of=as_of)
+            assert got is not None and want is not None and E.same_but_counters(got, want), \
+                f"FOLD: episode_of(events, as_of={as_of}) differs from the effective entries up to then re-decided"
+        listed = core_changes(events)
+        assert [c.seq for c in listed] == [e.seq for e in events if E.is_change(e)], "CHANGES: changes() misses some"
+        for change in listed:
+            if change.kind == "correct":
+                target, corrected = events[change.target_seq - 1], events[change.seq - 1].data["corrected"]
+                assert change.before == E.stored_inputs(target.kind, target.data) and \
+                    change.after == E.stored_inputs(target.kind, corrected), f"CHANGES: seq {change.seq} before/after"
+        result = replay(events)
+        assert not result.problems, f"REPLAY: {result.problems}"
+        assert result.episode == ep, "REPLAY: the replayed episode differs from the live episode"
 
     def _tally_episode(self) -> None:
         """Which kinds of episode this was (a child screened by CAPD, ICANS-only), and the states it reached."""
@@ -129,6 +198,7 @@ class EpisodeDriver(RuleBasedStateMachine):
         self._tally_episode()
         self._finish_episode()
         self.ep, self.events, self.after, self.replayed, self.model, self.pokes = None, [], [], None, None, 0
+        self.canon, self.effective, self.changed, self._record, self._record_len = [], self.events, 0, None, 0
         self.episode_visited = set()
         self._jump(24)
         self._open(weight, age, policy, 0.0)
@@ -155,8 +225,12 @@ class EpisodeDriver(RuleBasedStateMachine):
     def _commit(self, pre: Episode | None, cmd: OpenEpisode | StepCommand, event: Event) -> None:
         self.ep = apply(pre, event)
         self.events.append(event)
+        if self.effective is not self.events:
+            self.effective.append(event)  # an ordinary step lands at the end of the effective history
         self.after.append(self.ep)
-        self.replayed = apply(self.replayed, Event.from_canonical(event.canonical()))
+        canonical = event.canonical()
+        self.canon.append(canonical)
+        self.replayed = apply(self.replayed, Event.from_canonical(canonical))
         if self.model is not None and not isinstance(cmd, OpenEpisode):
             self.model.accept(cmd)
         self.visited.add(self.ep.state.value)
@@ -220,6 +294,92 @@ class EpisodeDriver(RuleBasedStateMachine):
         start = self.cursor.get(invariant, 0)
         self.cursor[invariant] = len(self.records)
         return self.records[start:]
+
+    def _unchecked_changes(self) -> list[ChangeRecord]:
+        start = self.cursor.get("changes", 0)
+        self.cursor["changes"] = len(self.change_records)
+        return self.change_records[start:]
+
+    # -- corrections, voids, late entries (issue 10) ------------------------------------------------
+    def record(self) -> E.Record:
+        """What stands now, folded from the accepted events' canonical JSON (what a store keeps)."""
+        if self._record is None:
+            self._record = E.Record.start(Event.from_canonical(self.canon[0]))
+            self._record_len = 1
+        for canonical in self.canon[self._record_len:]:
+            self._record.add(Event.from_canonical(canonical))
+        self._record_len = len(self.canon)
+        return self._record
+
+    def _change(self, cmd: E.ChangeCommand, label: str) -> Event | None:
+        """Decide a correction, void or late entry with decide_change() and the machine's own event list."""
+        ep = self.ep
+        assert ep is not None
+        kind = E.change_kind(cmd)
+        self._tally(reach.STEPS, self.NAME)
+        self._tally(reach.CHANGES, (kind, "tried"))
+        self._tally(reach.CHANGE_CASES, (kind, label, "tried"))
+        n = len(self.events)
+        record = self.record()
+        rec = ChangeRecord(kind=kind, label=label, pre=ep, before=ep.model_dump(), n=n, cmd=cmd, now=self.now,
+                           prediction=E.predict(record, ep, cmd, self.now), standing=record.copy())
+        self.change_records.append(rec)
+        note_lazily(lambda: f"[{n + 1}] now={self.now:%d %H:%M:%S.%f} {kind} ({label}) {safety.describe(cmd)}")
+        try:
+            event, after = decide_change(ep, self.events, cmd, self.now)
+        except (Invalid, Refused) as err:
+            rec.unchanged = self.ep is ep and len(self.events) == n and ep.model_dump() == rec.before
+            outcome = "invalid" if isinstance(err, Invalid) else "refused"
+            if isinstance(err, Refused):
+                rec.refused = err
+                self._tally(reach.CHANGE_REFUSED_BY, *((kind, r) for r in err.rules))
+                if err.breaks_seq is not None:
+                    self._tally(reach.CHANGES, (kind, "refused naming breaks_seq"))
+            else:
+                rec.invalid = err
+            note_lazily(lambda err=err: f"    {outcome}: {getattr(err, 'rules', '')} {err.message}")
+            self._tally(reach.CHANGES, (kind, outcome))
+            self._tally(reach.CHANGE_CASES, (kind, label, outcome))
+            return None
+        rec.event, rec.after = event, after
+        note_lazily(lambda: f"    accepted {event.from_state} -> {event.to_state}"
+                    + (f" override {event.override.rules} {event.data.get('overrides')}" if event.override else ""))
+        self._commit_change(rec)
+        return event
+
+    def _commit_change(self, rec: ChangeRecord) -> None:
+        event, after = rec.event, rec.after
+        assert event is not None and after is not None
+        self.events.append(event)
+        self.canon.append(event.canonical())
+        assert Event.from_canonical(self.canon[-1]) == event, f"CHAIN: the {rec.kind}'s canonical JSON loses facts"
+        self.ep = after
+        self.changed += 1
+        redecided = rec.prediction.redecided
+        # the effective history the suite itself re-decided (as predicted before the step); when the
+        # prediction was a refusal, the record of the stored events is re-decided instead (the invariants
+        # then report the disagreement)
+        if redecided is None or not rec.prediction.accepted:
+            try:
+                redecided = E.redecide_record(self.record())
+            except (KeyError, ValueError) as err:
+                raise AssertionError(f"EFFECTIVE: the accepted {rec.kind} does not make a history the suite can "
+                                     f"read ({type(err).__name__}: {err})") from None
+        self.effective = list(redecided.events)
+        self.replayed = redecided.episode
+        self.after.append(after)
+        if self.model is not None:
+            self.model.rebuild(self.effective, after.last_at)
+        self.visited.add(after.state.value)
+        self.episode_visited.add(after.state.value)
+        self._tally(reach.CHANGES, (rec.kind, "accepted"))
+        self._tally(reach.CHANGE_CASES, (rec.kind, rec.label, "accepted"))
+        if event.override is not None:
+            self._tally(reach.CHANGE_OVERRIDDEN, *((rec.kind, r) for r in event.override.rules))
+        entry = event.data.get("corrected", event.data)  # a late observation, or an observation corrected
+        if event.kind == "observe" or (event.kind == "correct" and event.data["target_kind"] == "observe"):
+            self._tally(reach.OBSERVATIONS, *((self.NAME, k) for k in reach.observation_kinds(Event.model_construct(
+                data=entry))))
 
     def _jump(self, hours: float) -> None:
         self._tally(reach.STEPS, self.NAME)

@@ -8,6 +8,20 @@ times; plus the guided rules of guided.py so escalated_steroid, refractory, reso
 episodes are reached often. After every step the invariants below must hold; a reference model runs
 beside the real machine. Test classes live in test_episode_machine.py; this module is imported (not
 collected) so test_teeth.py can run the same machines with a guard disabled.
+
+Issue 10: the machines Corrected*PolicyEpisodes (what test_episode_machine.py runs) add the rules of
+corrections.py: corrections, voids and late entries, decided by pathway.history.decide_change with the
+machine's own events. The machines without them are exactly those of issue 9, so the teeth and regression
+tests of earlier issues keep their examples. Every invariant below reads the
+effective history (`self.effective`), the entries that stand re-decided as if recorded on time. The
+first invariant to run (invariants run in name order), `accepted_changes_keep_the_rules`, judges each
+change: the effective history keeps every hard limit (safety.history_problems, restated from
+CLINICAL.md); an accepted change lists exactly the overridable rules only its override passes, entry by
+entry, and carries that override; the episode decide_change returns is the fold of the corrected
+history re-decided entry by entry; a refused one changes nothing and is the predicted refusal
+(rules and breaks_seq); the stored events stay exactly as accepted. At the end of an episode with
+changes: episode_of(events) and replay(events) give the live episode, redecide(standing(events))
+gives the suite's effective history, and episode_of(events, as_of=t) its entries up to t.
 """
 
 from hypothesis import strategies as st
@@ -18,7 +32,8 @@ from pathway.drugs import Action, Drug, Route
 from pathway.policy import DEFAULT_POLICY, Policy
 from pathway.recommend import status
 from states import State
-from tests.properties import advice, reach, safety, strategies as S
+from tests.properties import advice, effective as E, reach, safety, strategies as S
+from tests.properties.corrections import CorrectionRules
 from tests.properties.driving import ACTOR, EPISODE_ID, STATUS_KEYS, open_states
 from tests.properties.guided import GuidedRules
 from tests.properties.model import COVERED
@@ -26,6 +41,11 @@ from tests.properties.model import COVERED
 
 class EpisodeMachine(GuidedRules):
     """Random steps and every invariant. Subclasses choose the policy (teeth tests switch the model off)."""
+
+    #: Compare what decide_change did (the episode it returns, its `overrides` listing, the corrected or late
+    #: entry's stored data) with the suite's own re-decision of the corrected history. Teeth tests switch it
+    #: off to show that the hard limits of the effective history alone catch a disabled re-check.
+    CHANGE_CROSS_CHECKS = True
 
     # -- random rules -----------------------------------------------------------------------------
     #: Compare the episode's latest assessed grades and zero streak with the raw events after every
@@ -99,9 +119,40 @@ class EpisodeMachine(GuidedRules):
 
     # -- invariants -------------------------------------------------------------------------------
     @invariant()
+    def accepted_changes_keep_the_rules(self) -> None:
+        """Issue 10, run first (name order): every correction, void and late entry since the last check.
+
+        After an accepted one, before anything else: the effective history (the standing entries
+        re-decided as if recorded on time) breaks no hard limit, judged from its doses and times alone
+        (safety.history_problems); the stored events are exactly those accepted, plus this one. Then each
+        change is judged by effective.accepted_problems / refused_problems (see the module docstring)."""
+        if self.ep is None:
+            return
+        batch = self._unchecked_changes()
+        if not batch:
+            return
+        problems: list[str] = []
+        if any(rec.event is not None for rec in batch):
+            problems += safety.history_problems(self.effective, self.ep.weight_kg, effective=True)
+        problems += E.chain_problems(self.events, self.canon)
+        for rec in batch:
+            if rec.event is not None:
+                assert rec.after is not None
+                problems += E.accepted_problems(rec.cmd, rec.now, rec.pre, rec.n, rec.event, rec.after,
+                                                rec.prediction, self.REFERENCE, self.CHANGE_CROSS_CHECKS)
+                continue
+            if not rec.unchanged or rec.pre.model_dump() != rec.before:
+                problems.append(f"REFUSED_CHANGED: a {rec.kind} that was not accepted changed the episode or its "
+                                "events")
+            invalid = rec.invalid.message if rec.invalid is not None else None
+            problems += E.refused_problems(rec.cmd, rec.refused, invalid, rec.prediction, rec.standing,
+                                           self.REFERENCE)
+        assert not problems, "\n".join(problems)
+
+    @invariant()
     def history_is_safe(self) -> None:
         if self.ep is not None:
-            problems = safety.history_problems(self.events, self.ep.weight_kg)
+            problems = safety.history_problems(self.effective, self.ep.weight_kg, effective=self.changed > 0)
             assert not problems, "\n".join(problems)
 
     @invariant()
@@ -142,9 +193,18 @@ class EpisodeMachine(GuidedRules):
         fold(as_of=...), the snapshot round trip and a full re-decide (replay) run when an episode ends."""
         if self.ep is None:
             return
-        assert self.replayed == self.ep, "FOLD: folding the events' canonical JSON differs from the live episode"
-        assert self.ep.version == len(self.events) and self.ep.last_at == self.events[-1].at, "FOLD: version/last_at"
+        if self.CHANGE_CROSS_CHECKS or not self.changed:
+            assert self.replayed == self.ep, "FOLD: folding the events' canonical JSON differs from the live episode"
+        assert self.ep.version == len(self.events), "FOLD: version"
+        if self.CHANGE_CROSS_CHECKS or not self.changed:
+            assert self.ep.last_at == self.effective[-1].at, "FOLD: last_at is not the latest effective entry's time"
         assert self.ep.state.value == self.events[-1].to_state, "FOLD: state is not the last event's to_state"
+        assert self.ep.corrections == self.changed, \
+            f"FOLD: the episode counts {self.ep.corrections} corrections, {self.changed} were accepted"
+        if len(self.events) > 1:
+            assert self.events[-1].from_state == self.events[-2].to_state, \
+                f"CHAIN: seq {self.events[-1].seq} starts in {self.events[-1].from_state}, the previous ended in " \
+                f"{self.events[-2].to_state}"
 
     @invariant()
     def reference_model_agrees(self) -> None:
@@ -191,7 +251,7 @@ class EpisodeMachine(GuidedRules):
         give: a not-assessed observation changes neither grade, and never starts or extends the streak."""
         if self.ep is None or not self.FOLD_VIEW:
             return
-        problems = safety.fold_view_problems(self.events, self.ep)
+        problems = safety.fold_view_problems(self.effective, self.ep)
         assert not problems, "\n".join(problems)
 
     @invariant()
@@ -208,7 +268,7 @@ class EpisodeMachine(GuidedRules):
         missing = STATUS_KEYS - set(st_)
         assert not missing, f"STATUS: keys missing {missing}"
         assert st_["state"] == ep.state.value
-        problems = advice.status_problems(ep, self.events, self.now, st=st_)
+        problems = advice.status_problems(ep, self.effective, self.now, st=st_)
         assert not problems, "\n".join(problems)
 
     def teardown(self) -> None:
@@ -253,3 +313,11 @@ class RandomPolicyEpisodes(EpisodeMachine):
     @rule(weight=S.WEIGHTS, age=S.AGES, policy=S.policies())
     def next_episode(self, weight: float, age: float, policy: Policy) -> None:
         self._next_episode(weight, age, policy)
+
+
+class CorrectedDefaultPolicyEpisodes(CorrectionRules, DefaultPolicyEpisodes):
+    """The default policy, with corrections, voids and late entries (issue 10)."""
+
+
+class CorrectedRandomPolicyEpisodes(CorrectionRules, RandomPolicyEpisodes):
+    """Random policies, with corrections, voids and late entries (issue 10)."""

@@ -12,6 +12,7 @@ with what decide() did, in both directions.
 import math
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from pathway.commands import AdministerDose, RecordObservation, StepCommand
 from pathway.observations import Observation
@@ -166,6 +167,14 @@ class ReferenceModel:
                                              > rounded_down(p.methylprednisolone_max_mg_per_kg_day * w)):
             out.add(("STEROID_DOSE_PER_KG", True))
         return out
+
+    def rebuild(self, effective: list[Any], last_at: datetime) -> None:
+        """After a correction, void or late entry: the doses and the latest time of the effective history."""
+        self.gives = {d: [] for d in safety.ROUTES}
+        for ev in effective:
+            if ev.kind == "give":
+                self.gives[ev.data["drug"]].append((ev.at, float(ev.data["dose_mg"])))
+        self.last_at = last_at
 
     def accept(self, cmd: StepCommand) -> None:
         self.last_at = cmd.at

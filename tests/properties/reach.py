@@ -21,7 +21,8 @@ OUTCOMES: Counter[tuple[str, str]] = Counter()
 REFUSED_BY: Counter[str] = Counter()
 #: rule -> number of accepted steps that overrode it (all machines).
 OVERRIDDEN: Counter[str] = Counter()
-#: (machine name, kind) -> accepted observations of that kind (see observation_kinds), and invalid screens.
+#: (machine name, kind) -> accepted observations of that kind (see observation_kinds; late and corrected ones
+#: included, issue 10), and invalid screens.
 OBSERVATIONS: Counter[tuple[str, str]] = Counter()
 #: (machine name, episode kind) -> episodes of that kind ("all", "child (CAPD)", "ICANS-only", ...).
 EPISODE_KINDS: Counter[tuple[str, str]] = Counter()
@@ -31,6 +32,17 @@ KIND_STATES: Counter[tuple[str, str, str]] = Counter()
 KIND_EXAMPLES: Counter[tuple[str, str]] = Counter()
 #: Figures of the exhaustive check: states, edges, seconds, ...
 EXHAUSTIVE: dict[str, object] = {}
+#: Issue 10. (kind, outcome) -> count; kind correct | void | late, outcome tried | accepted | refused |
+#: invalid | "refused naming breaks_seq" (all machines).
+CHANGES: Counter[tuple[str, str]] = Counter()
+#: (kind, case, outcome) -> count: the case a change stood for ("dose x10 (56 -> 560 typo)", "the only
+#: tocilizumab dose", "tocilizumab inside 8 h of a recorded dose", ...).
+CHANGE_CASES: Counter[tuple[str, str, str]] = Counter()
+#: (kind, rule) -> refusals of a change naming the rule.
+CHANGE_REFUSED_BY: Counter[tuple[str, str]] = Counter()
+#: (kind, rule) -> accepted changes whose override passed the rule somewhere in the corrected history.
+CHANGE_OVERRIDDEN: Counter[tuple[str, str]] = Counter()
+CHANGE_KINDS = ("correct", "void", "late")
 
 
 CAPD_EDGES = {0, 1, 8, 9, 32}
@@ -95,6 +107,30 @@ def summary() -> list[str]:
         lines.append("refusals by rule: " + ", ".join(f"{r}={c}" for r, c in REFUSED_BY.most_common()))
     if OVERRIDDEN:
         lines.append("overrides by rule: " + ", ".join(f"{r}={c}" for r, c in OVERRIDDEN.most_common()))
+    lines += change_summary()
     if EXHAUSTIVE:
         lines.append("exhaustive check: " + ", ".join(f"{k}={v}" for k, v in EXHAUSTIVE.items()))
+    return lines
+
+
+def change_summary() -> list[str]:
+    """Issue 10: how often correct, void and late entry were tried / accepted / refused (by rule), by case."""
+    if not any(CHANGES.values()):
+        return []
+    lines = ["corrections (all machines): " + "; ".join(
+        f"{k} tried={CHANGES[(k, 'tried')]} accepted={CHANGES[(k, 'accepted')]} refused={CHANGES[(k, 'refused')]} "
+        f"(naming breaks_seq {CHANGES[(k, 'refused naming breaks_seq')]}) invalid={CHANGES[(k, 'invalid')]}"
+        for k in CHANGE_KINDS)]
+    for kind in CHANGE_KINDS:
+        by_rule = sorted(((r, c) for (k, r), c in CHANGE_REFUSED_BY.items() if k == kind), key=lambda rc: -rc[1])
+        if by_rule:
+            lines.append(f"  {kind} refused by rule: " + ", ".join(f"{r}={c}" for r, c in by_rule))
+        passed = sorted(((r, c) for (k, r), c in CHANGE_OVERRIDDEN.items() if k == kind), key=lambda rc: -rc[1])
+        if passed:
+            lines.append(f"  {kind} accepted with an override of: " + ", ".join(f"{r}={c}" for r, c in passed))
+        cases = sorted({case for (k, case, _) in CHANGE_CASES if k == kind})
+        if cases:
+            lines.append(f"  {kind} cases (tried/accepted/refused/invalid): " + ", ".join(
+                f"{case}={CHANGE_CASES[(kind, case, 'tried')]}/{CHANGE_CASES[(kind, case, 'accepted')]}/"
+                f"{CHANGE_CASES[(kind, case, 'refused')]}/{CHANGE_CASES[(kind, case, 'invalid')]}" for case in cases))
     return lines

@@ -293,12 +293,16 @@ def _window_max(items: Sequence[tuple[datetime, float]]) -> tuple[float, datetim
     return best, where
 
 
-def history_problems(events: Sequence[Event], weight_kg: float, only_last: bool = False) -> list[str]:
+def history_problems(events: Sequence[Event], weight_kg: float, only_last: bool = False,
+                     effective: bool = False) -> list[str]:
     """Every safety property an accepted history must keep. [] when the history is safe.
 
     `only_last`: the history without its last event is known to be safe (the exhaustive search checked
     it when it reached the parent node), so only problems that involve the last event are reported;
-    the earlier events are still read for what they establish (doses, windows, streaks)."""
+    the earlier events are still read for what they establish (doses, windows, streaks).
+    `effective`: the events are an effective history (issue 10: the open event, then every entry that
+    stands after corrections, voids and late entries, re-decided, in clinical-time order), whose seqs are
+    the stored seqs of the values that stand, so not 1..n; every other property holds as for any history."""
     problems: list[str] = []
     gives: dict[str, list[tuple[datetime, float]]] = {drug: [] for drug in ROUTES}
     tol = CEILING_ROUNDING_TOLERANCE_MG + EPS_MG
@@ -318,7 +322,7 @@ def history_problems(events: Sequence[Event], weight_kg: float, only_last: bool 
             closed_seen |= ev.kind == "close"
             prev = ev
             continue
-        if ev.seq != i:
+        if ev.seq != i and not effective:
             problems.append(f"SEQ: event {i} has seq {ev.seq}")
         if closed_seen:
             problems.append(f"EPISODE_CLOSED: seq {ev.seq} ({ev.kind}) follows close")

@@ -4,22 +4,23 @@ Two machines: episodes under the default policy, and under random valid policies
 profiles.STATEFUL_EXAMPLES[profile] examples (ci: 1,050 each = 2,100). After both, the reach
 test asserts (in the ci profile) every state was reached, by children's episodes too, that partial
 and empty observations, the CAPD edges, the wrong screen and ICANS-only episodes were generated, and
-prints how often.
+prints how often. Issue 10: each of correct, void and late entry accepted, refused (naming breaks_seq)
+and passed with an override, by the rules and in the cases listed below.
 """
 
 import pytest
 
 from states import State
 from tests.properties import profiles, reach
-from tests.properties.episode_machine import DefaultPolicyEpisodes, RandomPolicyEpisodes
+from tests.properties.episode_machine import CorrectedDefaultPolicyEpisodes, CorrectedRandomPolicyEpisodes
 
-TestDefaultPolicyEpisodes = DefaultPolicyEpisodes.TestCase
+TestDefaultPolicyEpisodes = CorrectedDefaultPolicyEpisodes.TestCase
 TestDefaultPolicyEpisodes.settings = profiles.stateful_settings()
 
-TestRandomPolicyEpisodes = RandomPolicyEpisodes.TestCase
+TestRandomPolicyEpisodes = CorrectedRandomPolicyEpisodes.TestCase
 TestRandomPolicyEpisodes.settings = profiles.stateful_settings()
 
-MACHINES = (DefaultPolicyEpisodes.NAME, RandomPolicyEpisodes.NAME)
+MACHINES = (CorrectedDefaultPolicyEpisodes.NAME, CorrectedRandomPolicyEpisodes.NAME)
 
 
 #: What the generators must have exercised in a `ci` run (issue 9): partial and empty observations,
@@ -28,6 +29,27 @@ OBSERVATION_KINDS = ("empty", "CRS not assessed", "ICANS not assessed", "CRS and
                      "both graded, partly assessed", "neuro only (ICANS >= 1, CRS not assessed)", "ICE", "CAPD",
                      "CAPD=0", "CAPD=1", "CAPD=8", "CAPD=9", "CAPD unable", "wrong screen (invalid, exit 2)")
 ICANS_ONLY_STATES = (State.STEROID.value, State.ESCALATED_STEROID.value, State.RESOLVED.value)
+#: Issue 10: the rules each kind of change must have been refused by in a `ci` run.
+CHANGE_REFUSALS = (("correct", "TOCI_DOSE_MAX"), ("correct", "STEROID_DOSE_MAX"), ("correct", "CORRECTION_TARGET"),
+                   ("correct", "EPISODE_CLOSED"), ("void", "CORRECTION_TARGET"), ("void", "EPISODE_CLOSED"),
+                   ("late", "TOCI_MIN_INTERVAL"), ("late", "TIME_ORDER"), ("late", "EPISODE_CLOSED"))
+#: Issue 10: the cases (corrections.py labels) that must have had this outcome at least once in a `ci` run.
+CHANGE_CASES = (
+    ("correct", "tocilizumab typo corrected to the real dose", "accepted"),
+    ("correct", "the next dose at its real interval after the correction", "accepted"),
+    ("correct", "tocilizumab typo corrected to 900 mg with an override", "refused"),
+    ("correct", "dose x10 (56 -> 560 typo)", "accepted"),
+    ("correct", "dose at its ceiling", "accepted"),
+    ("correct", "dose a hair above its ceiling", "refused"),
+    ("correct", "to another drug", "accepted"),
+    ("correct", "the same dose (nothing changes)", "invalid"),
+    ("void", "the only tocilizumab dose", "accepted"),
+    ("void", "the dose that opened the current state", "accepted"),
+    ("void", "the resolve", "accepted"),
+    ("late", "tocilizumab 2 h before a recorded dose with an override", "refused"),
+    ("late", "tocilizumab 8 h before a recorded dose with an override", "accepted"),
+    ("late", "tocilizumab at the latest event's time (not late)", "invalid"),
+)
 
 
 def test_every_state_reached_and_reported() -> None:
@@ -55,3 +77,11 @@ def test_every_state_reached_and_reported() -> None:
         "STEROID_DOSE_PER_KG never refused or never overridden"
     total = sum(reach.EXAMPLES[m] for m in MACHINES)
     assert total >= profiles.CI_MIN_STATEFUL_EXAMPLES, f"only {total} stateful examples ran"
+    for kind in reach.CHANGE_KINDS:
+        for outcome in ("accepted", "refused", "refused naming breaks_seq"):
+            assert reach.CHANGES[(kind, outcome)], f"{kind}: never {outcome}"
+        assert any(k == kind for k, _ in reach.CHANGE_OVERRIDDEN), f"{kind}: never accepted with an override"
+    never = [kr for kr in CHANGE_REFUSALS if not reach.CHANGE_REFUSED_BY[kr]]
+    assert not never, f"changes never refused by: {never}"
+    never = [case for case in CHANGE_CASES if not reach.CHANGE_CASES[case]]
+    assert not never, f"change cases never reached: {never}"
