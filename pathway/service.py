@@ -76,7 +76,6 @@ def rewrites_history(command: Command) -> bool:
 
 def handle(command: Command, uow: UnitOfWork, now: datetime) -> StepResult:
     """Run one step atomically. A refusal writes only its refusal-log row, then re-raises."""
-    from pathway.history import decide_change
     from pathway.machine import decide, decide_open  # the machine is built on first use
 
     try:
@@ -86,7 +85,9 @@ def handle(command: Command, uow: UnitOfWork, now: datetime) -> StepResult:
                 episode = apply(None, event)
             else:
                 current = uow.load(command.episode_id)
-                if rewrites_history(command):
+                if rewrites_history(command):  # the whole stored history (the common step never loads it)
+                    from pathway.history import decide_change
+
                     event, episode = decide_change(current, uow.events(command.episode_id), command, now)
                 else:
                     event = decide(current, command, now)  # type: ignore[arg-type]
