@@ -22,7 +22,7 @@ from pathway.observations import Observation
 from pathway.service import StepResult, handle
 from persistence import audit
 from persistence.store import Store
-from tests.persistence.test_store_contract import _hold_lock, counts
+from tests.persistence.test_store_contract import counts, lock_held
 from tests.support.steps import ACTOR, T0, minutes, observe, run, treated_episode
 from tests.support.tamper import event_rows, raw_connect, tamper
 
@@ -223,19 +223,10 @@ def test_a_closed_episode_takes_no_correction(store: Store, url: str) -> None:
 
 def test_a_correction_blocked_past_the_timeout_is_a_conflict_and_writes_nothing(url: str, store: Store) -> None:
     episode_id = treated_episode(store)
-    impatient = Store.open(url, timeout_s=0.3)
-    locked, release = threading.Event(), threading.Event()
-    holder = threading.Thread(target=_hold_lock, args=(url, episode_id, locked, release))
-    holder.start()
-    try:
-        assert locked.wait(10)
+    with lock_held(url, episode_id) as impatient:
         before, rows = counts(store), event_rows(url, episode_id)
         with pytest.raises(Conflict):
             handle(correct_dose(episode_id), impatient.unit_of_work(), LATER)
-    finally:
-        release.set()
-        holder.join()
-        impatient.close()
     assert counts(store) == before and event_rows(url, episode_id) == rows and store.refusals() == []
     run(store, correct_dose(episode_id), now=LATER)  # the same correction goes through once the lock is free
     assert_clean(store, url, episode_id)

@@ -2,6 +2,8 @@
 
 import re
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 import time
 from typing import Any
@@ -178,23 +180,30 @@ def _hold_lock(url: str, episode_id: str, locked: threading.Event, release: thre
         conn.close()
 
 
-def test_a_step_blocked_past_the_timeout_is_a_conflict_and_writes_nothing(url: str, store: Store) -> None:
-    episode_id = open_episode(store)
+@contextmanager
+def lock_held(url: str, episode_id: str) -> Iterator[Store]:
+    """Another writer holds the episode for the block; yields a store that waits at most 0.3 s for it."""
     impatient = Store.open(url, timeout_s=0.3)
     locked, release = threading.Event(), threading.Event()
     holder = threading.Thread(target=_hold_lock, args=(url, episode_id, locked, release))
     holder.start()
     try:
         assert locked.wait(10)
+        yield impatient
+    finally:
+        release.set()
+        holder.join()
+        impatient.close()
+
+
+def test_a_step_blocked_past_the_timeout_is_a_conflict_and_writes_nothing(url: str, store: Store) -> None:
+    episode_id = open_episode(store)
+    with lock_held(url, episode_id) as impatient:
         before = counts(store)  # readers are not blocked by a writer (WAL; MVCC)
         started = time.monotonic()
         with pytest.raises(Conflict):
             observe(impatient, episode_id, T0 + minutes(5))
         assert time.monotonic() - started >= 0.25  # it waited for the lock, then gave up
-    finally:
-        release.set()
-        holder.join()
-        impatient.close()
     assert counts(store) == before
     assert len(store.history(episode_id)) == 1 and store.refusals() == []
     observe(store, episode_id, T0 + minutes(5))  # and the same step goes through once the lock is free

@@ -30,7 +30,6 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
-from hypothesis.stateful import run_state_machine_as_test
 
 from pathway import history, machine
 from pathway.commands import AdministerDose, OpenEpisode, RecordObservation
@@ -39,10 +38,9 @@ from pathway.errors import Refused
 from pathway.events import Event
 from pathway.machine import decide, decide_open
 from tests.properties import effective as E, safety
-from tests.properties.episode_machine import (CorrectedDefaultPolicyEpisodes, CorrectedRandomPolicyEpisodes,
-                                              EpisodeMachine)
+from tests.properties.episode_machine import CorrectedDefaultPolicyEpisodes, CorrectedRandomPolicyEpisodes
 from tests.properties.strategies import graded_observation
-from tests.properties.test_teeth import TEETH_SETTINGS
+from tests.properties.test_teeth_issue9 import stateful_failure
 
 HARD_LIMITS = "TOCI_MIN_INTERVAL|TOCI_MAX_DOSES|TOCI_DOSE_MAX|STEROID_DOSE_MAX|DOSE_MAX|DRUG_ROUTE"
 
@@ -151,17 +149,6 @@ CASES: dict[str, tuple[Any, str, dict[str, object]]] = {
     # the unfolded episode shows first as its state change (CHANGE_EVENT) or as the fold itself (FOLD)
     "snapshot-unfolded": (snapshot_unfolded, "FOLD|CHANGE_EVENT", {}),
 }
-
-
-def stateful_failure(base: type[EpisodeMachine], **attrs: object) -> str | None:
-    """Run the state machine without the reference model (and `attrs`); the failure message, or None."""
-    teeth = type(f"Teeth10{base.__name__}", (base,), {"REFERENCE": False, "DEEP_TEARDOWN": False, "COUNTED": False,
-                                                      **attrs})
-    try:
-        run_state_machine_as_test(teeth, settings=TEETH_SETTINGS)
-    except AssertionError as err:
-        return str(err)
-    return None
 
 
 @pytest.mark.parametrize("case", list(CASES))
