@@ -17,11 +17,12 @@ from persistence.store import Store
 
 T0 = datetime(2025, 3, 3, 9, 0, tzinfo=timezone.utc)
 RAW_COLUMNS = ("episode_id", "seq", "kind", "at", "recorded_at", "actor", "from_state", "to_state", "payload",
-               "override", "prev_hash", "hash")
+               "override", "prev_hash", "hash", "login", "snapshot_sha256")
 RAW_TABLE = ("CREATE TABLE IF NOT EXISTS raw_event (episode_id VARCHAR(16) NOT NULL, seq INTEGER NOT NULL, "
              "kind VARCHAR(16) NOT NULL, at VARCHAR(32) NOT NULL, recorded_at VARCHAR(32) NOT NULL, "
              "actor VARCHAR(64) NOT NULL, from_state VARCHAR(32), to_state VARCHAR(32) NOT NULL, payload TEXT NOT NULL, "
-             "override TEXT, prev_hash VARCHAR(64) NOT NULL, hash VARCHAR(64) NOT NULL, PRIMARY KEY (episode_id, seq))")
+             "override TEXT, prev_hash VARCHAR(64) NOT NULL, hash VARCHAR(64) NOT NULL, login VARCHAR(64) NOT NULL, "
+             "snapshot_sha256 VARCHAR(64) NOT NULL, PRIMARY KEY (episode_id, seq))")
 
 
 def open_episode(store: Store, number: int, at: datetime = T0) -> str:
@@ -48,10 +49,13 @@ def run_steps(store: Store, episode_id: str, start: datetime, count: int) -> dat
 
 
 def event_row(episode_id: str = "ERAW01") -> dict[str, Any]:
-    """The columns of a real observe event (as the store writes them): the raw loops' row."""
+    """The columns of a real observe event (as the store writes them, stamps included): the raw loops' row."""
     from bench.history import course_events
+    from pathway.episode import fold
     from persistence.chain import GENESIS
-    from persistence.rows import event_params
+    from persistence.identity import os_login
+    from persistence.rows import event_params, snapshot_sha256, snapshot_text
 
-    event = course_events(3, episode_id=episode_id)[-1]
-    return event_params(event, GENESIS)
+    events = course_events(3, episode_id=episode_id)
+    stamps = {"login": os_login(), "snapshot_sha256": snapshot_sha256(snapshot_text(fold(events)))}
+    return event_params(events[-1].model_copy(update=stamps), GENESIS)

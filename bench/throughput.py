@@ -44,6 +44,7 @@ def store_sql_loop(path: Path, episode_id: str, count: int) -> None:
     from bench.history import course_events
     from pathway.episode import fold
     from persistence.rows import EVENT_COLUMNS, snapshot_params
+    from persistence.unit_of_work import LOAD_EPISODE as load
 
     conn = sqlite3.connect(path, isolation_level=None)
     try:
@@ -61,7 +62,7 @@ def store_sql_loop(path: Path, episode_id: str, count: int) -> None:
         for seq in range(version + 1, version + 1 + count):
             values[1] = seq
             conn.execute("BEGIN IMMEDIATE")
-            conn.execute("SELECT version, head_hash, snapshot FROM episode WHERE id = ?", (episode_id,)).fetchone()
+            conn.execute(load, {"id": episode_id}).fetchone()  # the snapshot and its head event, as a step reads them
             conn.execute(insert, values)
             conn.execute(update, (snapshot["state"], seq, snapshot["updated_at"], snapshot["snapshot"],
                                   row["hash"], episode_id, seq - 1))

@@ -14,7 +14,7 @@ import typer
 from typer.core import TyperCommand, TyperGroup
 
 from cli import coercion, values
-from cli.commands import audit, corrections, demo, describe, queries, steps, upgrade
+from cli.commands import audit, corrections, demo, describe, queries, roles, steps, upgrade
 from cli.context import Settings, default_actor
 
 HELP = (
@@ -120,7 +120,7 @@ def global_options(
         "--version", callback=_version, is_eager=True, help="Print the version and exit.")] = False,
 ) -> None:
     """Global options go before the command, e.g. `crs --db sqlite:///crs.db status E7K2`."""
-    ctx.obj = Settings(db=db, actor=actor or default_actor(), json=json_out)
+    ctx.obj = Settings(db=db, actor=actor or default_actor(), json=json_out, actor_given=actor is not None)
 
 
 app.command("open", cls=CrsCommand)(steps.open_episode)
@@ -138,6 +138,7 @@ app.add_typer(audit.audit_app, name="audit")
 app.command("pathway", cls=CrsCommand)(describe.pathway)
 app.command("demo", cls=CrsCommand)(demo.demo)
 app.command("upgrade", cls=CrsCommand)(upgrade.upgrade)
+app.command("roles", cls=CrsCommand)(roles.roles)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -26,15 +26,24 @@ class Settings:
     db: str | None  # None: persistence.store.default_url()
     actor: str
     json: bool
+    #: --actor or CRS_ACTOR was given; otherwise the actor is the login (CONTRACT), which on PostgreSQL is
+    #: the session user, known only once the database is open (`step` puts it in)
+    actor_given: bool = True
 
 
 def default_actor() -> str:
-    """The OS user name; "unknown" where the system has none (e.g. a container without passwd)."""
+    """The OS login (CONTRACT: the actor defaults to the login; on SQLite they are then the same name),
+    or the user name the environment gives where the password database has none for this uid."""
+    from persistence.identity import os_login
+
+    name = os_login().strip()
+    if name and not name.startswith("uid "):
+        return name
     try:
-        name = getpass.getuser().strip()
+        fallback = getpass.getuser().strip()
     except Exception:  # getpass raises OSError or KeyError depending on the platform
-        return "unknown"
-    return name[:64] if name else "unknown"
+        return name or "unknown"
+    return fallback[:64] if fallback else name or "unknown"
 
 
 def settings(ctx: typer.Context, json_flag: bool) -> Settings:
@@ -42,7 +51,7 @@ def settings(ctx: typer.Context, json_flag: bool) -> Settings:
     base: Settings | None = ctx.find_root().obj
     if base is None:  # a sub-command invoked without the root callback (never from `crs`)
         base = Settings(db=None, actor=default_actor(), json=False)
-    return Settings(db=base.db, actor=base.actor, json=base.json or json_flag)
+    return Settings(db=base.db, actor=base.actor, json=base.json or json_flag, actor_given=base.actor_given)
 
 
 def when(at: datetime | None) -> datetime:
@@ -72,6 +81,8 @@ def step(config: Settings, command: "Command", *, url: str | None = None) -> "St
     from pathway.service import handle
 
     with open_store(config, url=url) as store:
+        if not config.actor_given and store.backend == "postgresql":  # the actor defaults to the login
+            command = command.model_copy(update={"actor": store.login()})
         return handle(command, store.unit_of_work(), now())
 
 

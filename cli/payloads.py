@@ -24,6 +24,7 @@ def opened(result: Any) -> dict[str, Any]:
         "opened_at": iso(episode.opened_at),
         "seq": event.seq,
         "actor": event.actor,
+        "login": event.login,
         "icans_screen": "capd" if uses_capd(episode.age_years, episode.policy) else "ice",
     }
 
@@ -64,6 +65,7 @@ def history_event(event: Any, digest: str | None) -> dict[str, Any]:
         "at": iso(event.at),
         "recorded_at": iso(event.recorded_at),
         "actor": event.actor,
+        "login": event.login,  # who the system says wrote it (None: recorded before crs kept it)
         "from_state": event.from_state,
         "to_state": event.to_state,
         "data": event.data,
@@ -122,6 +124,7 @@ def refusal(record: Any) -> dict[str, Any]:
         "at": iso(record.at),
         "recorded_at": iso(record.recorded_at),
         "actor": record.actor,
+        "login": record.login,
         "episode": record.episode_id,
         "kind": record.kind,
         "command": record.command,

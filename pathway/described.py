@@ -964,6 +964,12 @@ DOCUMENT: dict[str, Any] = (
                             'resolve voided); an open, close, correction or void, or an event already '
                             'superseded or voided, cannot.',
                 'citations': ['CFR-11', 'FHIR-R4']},
+               {'id': 'RECORD_INTEGRITY',
+                'kind': 'hard',
+                'sentence': 'A step is decided only on an episode whose stored snapshot matches its '
+                            'hash-chained history; a mismatch refuses every step on the episode until QA has '
+                            'run `crs audit verify`.',
+                'citations': ['CFR-11']},
                {'id': 'TIME_FUTURE',
                 'kind': 'hard',
                 'sentence': 'An event may not be more than 5 minutes in the future.',

@@ -114,3 +114,20 @@ class NotFound(CrsError):
 class IntegrityError(CrsError):
     code = "integrity"
     exit_code = 5
+
+
+class UntrustedRecord(IntegrityError):
+    """The record a step would decide on fails its check: the snapshot does not match the episode's hash
+    chain (HAZARDS H15), or the history a correction re-decides does not verify.
+
+    Exit 5 like any integrity failure, and a refusal like a rule's (RECORD_INTEGRITY): the attempt is
+    logged, nothing else is written, and every step on the episode is refused until QA has looked."""
+
+    rule = "RECORD_INTEGRITY"
+
+    def __init__(self, episode_id: str, message: str) -> None:
+        super().__init__(message)
+        self.episode_id = episode_id
+
+    def as_json(self) -> dict[str, Any]:
+        return {**super().as_json(), "rule": self.rule, "episode": self.episode_id}

@@ -3,6 +3,14 @@
 The envelope is the same for every kind; `data` holds the kind's facts (inputs and the values
 the pathway derived from them, e.g. grades), so a reader needs no code to understand it.
 The hash chain is the store's concern (persistence/chain.py); `canonical()` is what it hashes.
+
+Two envelope fields are stamped by the store when it appends, never decided by the pathway
+(`STAMPS`): `login`, the authenticated identity that wrote the event (the OS login on SQLite,
+the session user on PostgreSQL; `actor` is who the user says acted), and `snapshot_sha256`, the
+SHA-256 of the snapshot this event produced, which binds the stored snapshot to the chain so a
+step can check it in O(1) (HAZARDS H15, H18). Both are inside the hash. Events written before
+they existed (schema 0002 and earlier) have neither, and `canonical()` leaves an absent stamp
+out, so those events hash exactly as they did.
 """
 
 import json
@@ -26,6 +34,10 @@ class Override(BaseModel):
     actor: str
 
 
+#: Envelope fields the store stamps on append; the pathway never sets or reads them.
+STAMPS = ("login", "snapshot_sha256")
+
+
 class Event(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -39,10 +51,23 @@ class Event(BaseModel):
     to_state: str
     data: dict[str, Any]
     override: Override | None = None
+    login: str | None = None  # stamped by the store (STAMPS)
+    snapshot_sha256: str | None = None  # stamped by the store (STAMPS)
 
     def canonical(self) -> str:
-        """Canonical JSON (sorted keys, no spaces, UTC times): the bytes the hash chain covers."""
-        return json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        """Canonical JSON (sorted keys, no spaces, UTC times): the bytes the hash chain covers.
+        A stamp that is absent (an event from before schema 0003) is left out, not written as null."""
+        dumped = self.model_dump(mode="json")
+        for name in STAMPS:
+            if dumped[name] is None:
+                del dumped[name]
+        return json.dumps(dumped, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+    def decided(self) -> "Event":
+        """The event as the pathway decides it: without the store's stamps (what replay compares)."""
+        if self.login is None and self.snapshot_sha256 is None:
+            return self
+        return self.model_copy(update=dict.fromkeys(STAMPS))
 
     @classmethod
     def from_canonical(cls, text: str) -> "Event":

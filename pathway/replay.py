@@ -2,10 +2,10 @@
 
 Folding trusts events; replaying does not. Each event is turned back into the command that made
 it and decided again at its own `recorded_at`; the pathway must produce the very same event
-(compared field by field with the stored one). An event the pathway would refuse, or would
-record differently, is named by seq. `replay` also folds every event in the same pass, so a
-caller that needs the replayed episode (audit verify compares it with the stored snapshot) does
-not fold the history a second time.
+(compared field by field with the stored one, but for the store's stamps: login, snapshot hash).
+An event the pathway would refuse, or would record differently, is named by seq. `replay` also
+folds every event in the same pass, so a caller that needs the replayed episode (audit verify
+compares it with the stored snapshot) does not fold the history a second time.
 """
 
 from dataclasses import dataclass, field
@@ -46,8 +46,9 @@ def redecide(episode: Episode | None, event: Event, expected_seq: int,
     except (Invalid, IntegrityError, ValueError, KeyError, TypeError, AttributeError) as err:
         # the error's text may quote stored values: name only its kind (no patient data in output)
         return f"the event cannot be replayed ({type(err).__name__})"
-    if again != event:
-        fields = [name for name in Event.model_fields if getattr(again, name) != getattr(event, name)]
+    decided = event.decided()  # the store's stamps (login, snapshot hash) are not the pathway's to decide
+    if again != decided:
+        fields = [name for name in Event.model_fields if getattr(again, name) != getattr(decided, name)]
         return f"replay differs in {', '.join(fields)}"
     return None
 
@@ -64,21 +65,23 @@ class Replayed:
     unfolded_at: int | None = None
 
 
-def replay(events: Iterable[Event], *, redeciding: bool = True) -> Replayed:
+def replay(events: Iterable[Event], *, redeciding: bool = True, settled: int = 0) -> Replayed:
     """Re-decide each event (until the first that does not replay) and fold them all, in one pass.
 
-    `redeciding=False` only folds (a diagnostic of what the re-deciding costs)."""
+    `redeciding=False` only folds (a diagnostic of what the re-deciding costs). `settled` > 0 folds the
+    events up to that seq without re-deciding them: an incremental audit from a signed checkpoint whose
+    verify already re-decided them (persistence/checkpoint.py)."""
     result = Replayed()
     episode: Episode | None = None
     expected_seq = 1
     seen: list[Event] = []
     for event in events:
-        if redeciding:
+        if redeciding and event.seq > settled:
             problem = redecide(episode, event, expected_seq, seen)
             if problem is not None:
                 result.problems.append((event.seq, problem))
                 redeciding = False  # the rest would be decided on a history already wrong
-            expected_seq += 1
+        expected_seq += 1
         seen.append(event)
         try:
             episode = refold(seen) if is_change(event) else apply(episode, event)

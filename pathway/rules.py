@@ -72,6 +72,10 @@ _RULES = (
          "Only an observation, dose or action that still stands can be corrected (and a resolve voided); "
          "an open, close, correction or void, or an event already superseded or voided, cannot.",
          ("CFR-11", "FHIR-R4")),
+    Rule("RECORD_INTEGRITY", Kind.HARD,
+         "A step is decided only on an episode whose stored snapshot matches its hash-chained history; "
+         "a mismatch refuses every step on the episode until QA has run `crs audit verify`.",
+         ("CFR-11",)),
     Rule("TIME_FUTURE", Kind.HARD,
          "An event may not be more than 5 minutes in the future.", ("CONTRACT",)),
     Rule("EPISODE_CLOSED", Kind.HARD,

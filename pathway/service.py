@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict
 from pathway.clock import as_utc
 from pathway.commands import Command, Correct, OpenEpisode, Void
 from pathway.episode import Episode, apply
-from pathway.errors import Refused
+from pathway.errors import Refused, UntrustedRecord
 from pathway.events import Event
 
 
@@ -32,6 +32,7 @@ class RefusalRecord(BaseModel):
     rules: tuple[str, ...]
     message: str
     breaks_seq: int | None = None  # a correction or late entry: the recorded event it would break
+    login: str | None = None  # stamped by the store: the authenticated identity that tried it
 
 
 class UnitOfWork(Protocol):
@@ -48,8 +49,9 @@ class UnitOfWork(Protocol):
     def events(self, episode_id: str) -> list[Event]:
         """Every stored event of the (loaded, locked) episode in seq order: a correction re-decides them."""
         ...
-    def append(self, event: Event, snapshot: Episode) -> None:
-        """Append one event (seq must be the next) and store the new snapshot; Conflict if raced."""
+    def append(self, event: Event, snapshot: Episode) -> Event:
+        """Append one event (seq must be the next) and store the new snapshot; Conflict if raced.
+        Returns the event as stored: with the store's stamps (login, snapshot hash)."""
         ...
     def record_refusal(self, refusal: RefusalRecord) -> None: ...
 
@@ -60,12 +62,16 @@ class StepResult:
     event: Event
 
 
-def refusal_record(command: Command, refused: Refused, now: datetime) -> RefusalRecord:
+def refusal_record(command: Command, refused: Refused | UntrustedRecord, now: datetime) -> RefusalRecord:
+    if isinstance(refused, UntrustedRecord):
+        rule, rules, breaks_seq = refused.rule, (refused.rule,), None
+    else:
+        rule, rules, breaks_seq = refused.rule, refused.rules, refused.breaks_seq
     return RefusalRecord(
         at=command.at, recorded_at=as_utc(now), actor=command.actor,
         episode_id=getattr(command, "episode_id", None), kind=command.kind,
         command=command.model_dump(mode="json", exclude={"policy"}),
-        rule=refused.rule, rules=refused.rules, message=refused.message, breaks_seq=refused.breaks_seq,
+        rule=rule, rules=rules, message=refused.message, breaks_seq=breaks_seq,
     )
 
 
@@ -75,7 +81,8 @@ def rewrites_history(command: Command) -> bool:
 
 
 def handle(command: Command, uow: UnitOfWork, now: datetime) -> StepResult:
-    """Run one step atomically. A refusal writes only its refusal-log row, then re-raises."""
+    """Run one step atomically. A refusal, or a snapshot that fails its check against the chain (the
+    store's `load`), writes only its refusal-log row, then re-raises."""
     from pathway.machine import decide, decide_open  # the machine is built on first use
 
     try:
@@ -92,10 +99,10 @@ def handle(command: Command, uow: UnitOfWork, now: datetime) -> StepResult:
                 else:
                     event = decide(current, command, now)  # type: ignore[arg-type]
                     episode = apply(current, event)
-            uow.append(event, episode)
+            stored = uow.append(event, episode)
             uow.commit()
-            return StepResult(episode=episode, event=event)
-    except Refused as refused:
+            return StepResult(episode=episode, event=stored)
+    except (Refused, UntrustedRecord) as refused:  # an untrusted snapshot: exit 5, logged like a refusal
         with uow:
             uow.record_refusal(refusal_record(command, refused, now))
             uow.commit()

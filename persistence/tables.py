@@ -34,7 +34,7 @@ class EpisodeRow(SQLModel, table=True):
     policy_json: str = Field(sa_type=Text)
     opened_at: str = Field(max_length=TIME_WIDTH)
     updated_at: str = Field(max_length=TIME_WIDTH)  # recorded_at of the latest event
-    snapshot: str = Field(sa_type=Text)  # Episode.model_dump_json()
+    snapshot: str = Field(sa_type=Text)  # rows.snapshot_text(Episode): canonical JSON
     head_hash: str = Field(max_length=HASH_WIDTH)
 
 
@@ -58,15 +58,24 @@ class EventRow(SQLModel, table=True):
     hash: str = Field(max_length=HASH_WIDTH)
     #: a correct/void event's target (= data.target_seq, which the hash covers; verify checks they agree)
     target_seq: int | None = Field(default=None)
+    #: the authenticated identity that wrote it (OS login; PostgreSQL session user). Hashed. NULL before 0003.
+    login: str | None = Field(default=None, max_length=64)
+    #: SHA-256 of the snapshot this event produced (binds the snapshot row to the chain). Hashed. NULL before 0003.
+    snapshot_sha256: str | None = Field(default=None, max_length=HASH_WIDTH)
 
 
 class RefusalRow(SQLModel, table=True):
-    """One refused attempt (the refusal log). Append-only: triggers reject UPDATE and DELETE."""
+    """One refused attempt (the refusal log). Append-only: triggers reject UPDATE and DELETE.
+    Hash-chained like an episode's events, over the whole log in `seq` order (rows.refusal_canonical)."""
 
     __tablename__ = "refusal"
-    __table_args__ = (Index("ix_refusal_episode_id", "episode_id"),)
+    __table_args__ = (Index("ix_refusal_episode_id", "episode_id"), Index("ux_refusal_seq", "seq", unique=True))
 
     id: int | None = Field(default=None, primary_key=True)
+    seq: int | None = Field(default=None)  # 1, 2, ... (the id counter may skip on PostgreSQL)
+    prev_hash: str | None = Field(default=None, max_length=HASH_WIDTH)
+    hash: str | None = Field(default=None, max_length=HASH_WIDTH)
+    login: str | None = Field(default=None, max_length=64)
     at: str = Field(max_length=TIME_WIDTH)  # the clinical time the command asked for
     recorded_at: str = Field(max_length=TIME_WIDTH)
     actor: str = Field(max_length=64)

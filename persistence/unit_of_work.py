@@ -26,25 +26,31 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import IntegrityError as DbIntegrityError
 
 from pathway.episode import Episode
-from pathway.errors import Conflict, IntegrityError, Invalid, NotFound
+from pathway.errors import Conflict, IntegrityError, Invalid, NotFound, Refused, UntrustedRecord
 from pathway.events import Event
 from pathway.service import RefusalRecord
 from persistence.chain import GENESIS, link
 from persistence.ids import random_episode_id
-from persistence.rows import (EVENT_COLUMNS, REFUSAL_COLUMNS, EventRecord, episode_params, event_from_row, event_params,
-                              refusal_params, snapshot_params, target_of)
+from persistence.identity import login_for, session_users
+from persistence.rows import (EVENT_COLUMNS, REFUSAL_CHAIN_COLUMNS, REFUSAL_COLUMNS, EventRecord, canonical_text,
+                              chained_refusal, episode_params, event_from_row, event_params, refusal_params,
+                              snapshot_params, snapshot_sha256, snapshot_text, target_of)
 
 _PG_CONFLICT_STATES = {"40001", "40P01", "55P03"}  # serialization failure, deadlock, lock not available
 
 # Statements in the named style (:name); _Statements turns them into the driver's own style.
 _ID_TAKEN = "SELECT 1 FROM episode WHERE id = :id"
-_LOAD = "SELECT version, head_hash, snapshot FROM episode WHERE id = :id"
-_LOAD_LOCKED = _LOAD + " FOR UPDATE"
+#: The snapshot with the head event it must match (HAZARDS H15): one indexed read, checked in O(1).
+LOAD_EPISODE = ("SELECT e.version, e.head_hash, e.snapshot, " + ", ".join(f"v.{c}" for c in EVENT_COLUMNS.split(", "))
+         + " FROM episode e LEFT JOIN event v ON v.episode_id = e.id AND v.seq = e.version WHERE e.id = :id")
+_LOAD_EPISODE_LOCKED = LOAD_EPISODE + " FOR UPDATE OF e"
+_REFUSAL_HEAD = "SELECT seq, hash FROM refusal ORDER BY seq DESC LIMIT 1"
+_PG_REFUSAL_LOCK = "SELECT pg_advisory_xact_lock(1668445043)"  # "crss": one refusal appended at a time
 _EVENTS = f"SELECT {EVENT_COLUMNS} FROM event WHERE episode_id = :id ORDER BY seq"
 _INSERT_EVENT = (
     f"INSERT INTO event ({EVENT_COLUMNS}) VALUES "
     "(:episode_id, :seq, :kind, :at, :recorded_at, :actor, :from_state, :to_state, :payload, :override, "
-    ":prev_hash, :hash, :target_seq)"
+    ":prev_hash, :hash, :target_seq, :login, :snapshot_sha256)"
 )
 _INSERT_EPISODE = (
     "INSERT INTO episode (id, patient_ref, state, version, policy_name, policy_version, policy_json, opened_at, "
@@ -59,8 +65,8 @@ _UPDATE_EPISODE = (
 #: data-modifying WITH always runs to completion, its triggers and constraints included.
 _APPEND_STEP = f"WITH appended AS ({_INSERT_EVENT} RETURNING seq) {_UPDATE_EPISODE}"
 _INSERT_REFUSAL = (
-    f"INSERT INTO refusal ({REFUSAL_COLUMNS}) VALUES "
-    "(:at, :recorded_at, :actor, :episode_id, :kind, :command, :rule, :rules, :message, :breaks_seq)"
+    f"INSERT INTO refusal ({REFUSAL_CHAIN_COLUMNS}, {REFUSAL_COLUMNS}) VALUES (:seq, :prev_hash, :hash, "
+    ":at, :recorded_at, :actor, :episode_id, :kind, :command, :rule, :rules, :message, :breaks_seq, :login)"
 )
 _NAMED = re.compile(r"(?<!:):(\w+)")
 
@@ -101,13 +107,36 @@ def _remember(snapshot: str, episode: Episode) -> None:
         pass
 
 
+def _untrusted(episode_id: str, version: int, problem: str) -> UntrustedRecord:
+    return UntrustedRecord(episode_id, f"episode {episode_id}: its stored snapshot (version {version}) {problem}; "
+                                         "the step was refused and nothing was changed (RECORD_INTEGRITY): "
+                                         "run `crs audit verify`")
+
+
+def _check_head(episode_id: str, version: int, head_hash: str, head: EventRecord) -> None:
+    """The snapshot row's head is the stored event at its version, and that event matches its own hash."""
+    if head.seq is None:
+        raise _untrusted(episode_id, version, "names an event that is not in its history")
+    canonical = canonical_text(head._asdict())
+    if canonical is None:
+        try:
+            canonical = event_from_row(head).event.canonical()
+        except (ValueError, TypeError):
+            raise _untrusted(episode_id, version, "ends at an event that cannot be read") from None
+    if not isinstance(head.prev_hash, str) or link(head.prev_hash, canonical) != head.hash:
+        raise _untrusted(episode_id, version, "ends at an event that does not match its hash")
+    if head.hash != head_hash:
+        raise _untrusted(episode_id, version, "names a head hash that is not its latest event's")
+
+
 class _Statements:
     """The statements in one driver's parameter style (sqlite3: :name; psycopg: %(name)s)."""
 
     def __init__(self, dialect: str) -> None:
         convert = (lambda sql: sql) if dialect == "sqlite" else (lambda sql: _NAMED.sub(r"%(\1)s", sql))
         self.id_taken = convert(_ID_TAKEN)
-        self.load = convert(_LOAD_LOCKED if dialect == "postgresql" else _LOAD)
+        self.load = convert(_LOAD_EPISODE_LOCKED if dialect == "postgresql" else LOAD_EPISODE)
+        self.load_again = convert(LOAD_EPISODE) if dialect == "postgresql" else None
         self.events = convert(_EVENTS)
         self.insert_event = convert(_INSERT_EVENT)
         self.insert_episode = convert(_INSERT_EPISODE)
@@ -115,6 +144,8 @@ class _Statements:
         # SQLite runs in-process (no round trips to save): two plain statements there.
         self.append_step = convert(_APPEND_STEP) if dialect == "postgresql" else None
         self.insert_refusal = convert(_INSERT_REFUSAL)
+        self.refusal_head = _REFUSAL_HEAD
+        self.refusal_lock = _PG_REFUSAL_LOCK if dialect == "postgresql" else None
         self.begin = "BEGIN IMMEDIATE" if dialect == "sqlite" else None  # psycopg begins implicitly
 
 
@@ -161,14 +192,15 @@ class HeldConnections:
         self._kept: set[Any] = set()
         self._generation = 0
 
-    def take(self, engine: Engine) -> Any:
+    def take(self, engine: Engine) -> tuple[Any, bool]:
+        """A connection for a unit of work, and whether it is a kept one (it may have died while idle)."""
         kept: _Kept | None = getattr(self._local, "kept", None)
         self._local.kept = None
         if kept is not None:
             kept.finalizer.detach()  # the connection is in use again, not dropped
             if kept.generation == self._generation:
-                return kept.conn
-        return engine.raw_connection()
+                return kept.conn, True
+        return engine.raw_connection(), False
 
     def keep(self, conn: Any) -> None:
         if getattr(self._local, "kept", None) is not None:  # this thread already keeps one
@@ -230,18 +262,35 @@ class SqlUnitOfWork:
         self._sql = _STATEMENTS.get(dialect) or _STATEMENTS.setdefault(dialect, _Statements(dialect))
         self._driver_error: type[BaseException] = engine.dialect.loaded_dbapi.Error
         self._conn: Any = None  # the pool's DB-API connection (a proxy that returns to the pool on close)
+        self._reused = False  # the connection was kept from this thread's last unit of work
+        self._sent = False  # a statement of this unit of work reached the server
         self._cursor: Any = None
         self._begun = False
         self._heads: dict[str, tuple[int, str]] = {}  # episode -> (version, head hash) seen here
 
     def _failed(self, exc: BaseException, sql: str, params: Any = None) -> Exception:
-        """A driver error as SQLAlchemy's DBAPIError (what callers catch), a lost race as Conflict."""
+        """A driver error as SQLAlchemy's DBAPIError (what callers catch), a lost race or a lost
+        connection as Conflict (exit 3: the environment's fault, retry; HAZARDS H21)."""
         conn = self._conn
         self._tainted = True
-        if conn is not None and self._engine.dialect.is_disconnect(exc, conn.dbapi_connection, self._cursor):
+        if conn is not None and self._is_disconnect(exc):
             conn.invalidate()  # never hand a dead connection back to the pool
+            if sql == "COMMIT":  # the server may have committed before the connection went
+                return Conflict("the connection to the database was lost while the step was being committed; "
+                                "check `crs history` to see whether it was recorded before retrying")
+            return Conflict("the connection to the database was lost during the step; nothing was written, retry")
+        if getattr(exc, "sqlstate", None) == "42501":  # PostgreSQL: insufficient privilege (a role's grants)
+            login = session_users().get(self._engine) or self._engine.url.username or "?"
+            return Invalid(f"the database login '{login}' may not record steps (permission denied); nothing was "
+                           "written: a care-team login needs the crs_clinician role (see `crs roles`)")
         wrapped = DBAPIError.instance(sql, params, exc, self._driver_error)  # type: ignore[arg-type]
         return conflict_or_none(wrapped) or wrapped
+
+    def _is_disconnect(self, exc: BaseException) -> bool:
+        conn = self._conn
+        dbapi_connection = getattr(conn, "dbapi_connection", None)
+        return bool(self._engine.dialect.is_disconnect(exc, dbapi_connection, self._cursor)) or (
+            dbapi_connection is not None and bool(getattr(dbapi_connection, "closed", False)))
 
     def _begin(self) -> None:
         """SQLite: BEGIN IMMEDIATE takes the write lock before anything is read. PostgreSQL
@@ -258,18 +307,36 @@ class SqlUnitOfWork:
         if not self._begun:
             self._begin()
         try:
-            return cursor.execute(sql, params)
+            result = cursor.execute(sql, params)
         except self._driver_error as exc:
+            if self._reused and not self._sent and self._is_disconnect(exc):
+                return self._reconnected(sql, params)
             raise self._failed(exc, sql, params) from exc
+        self._sent = True
+        return result
+
+    def _reconnected(self, sql: str, params: dict[str, Any]) -> Any:
+        """The kept connection died while idle (a server restart, an idle timeout, an administrator):
+        nothing of this unit of work reached the server, so start it again on a new connection, once."""
+        dead, self._conn, self._cursor = self._conn, None, None
+        self._held.forget(dead)
+        dead.invalidate()
+        self._reused = self._begun = False
+        try:
+            conn = self._engine.raw_connection()
+        except self._driver_error as exc:
+            raise self._failed(exc, "") from exc
+        self._conn, self._cursor = conn, conn.cursor()
+        return self._run(sql, params)
 
     def __enter__(self) -> "SqlUnitOfWork":
         if self._conn is not None:
             raise RuntimeError("this unit of work is already open")
         try:
-            conn = self._held.take(self._engine)
+            conn, self._reused = self._held.take(self._engine)
         except self._driver_error as exc:
             raise self._failed(exc, "") from exc
-        self._tainted = False
+        self._tainted = self._sent = False
         try:
             self._conn, self._cursor = conn, conn.cursor()
             self._begin()
@@ -288,9 +355,13 @@ class SqlUnitOfWork:
             return
         clean = False
         try:
-            cursor.close()
-            if begun:
-                conn.rollback()  # leaving without commit(): the step's writes go
+            if conn.is_valid:  # an invalidated connection (lost) has nothing left to close or roll back
+                try:
+                    cursor.close()
+                    if begun:
+                        conn.rollback()  # leaving without commit(): the step's writes go
+                except self._driver_error:
+                    self._tainted = True  # the connection failed as it was being cleaned: never keep it
             clean = not self._tainted and conn.is_valid
         finally:
             if clean:
@@ -319,7 +390,12 @@ class SqlUnitOfWork:
         self._begun = False  # a later statement in this block begins a new transaction
 
     def rollback(self) -> None:
-        self._open_connection().rollback()
+        conn = self._open_connection()
+        if conn.is_valid:
+            try:
+                conn.rollback()
+            except self._driver_error as exc:
+                raise self._failed(exc, "ROLLBACK") from exc
         self._begun = False
         self._heads = {}
 
@@ -331,12 +407,41 @@ class SqlUnitOfWork:
         raise Conflict("no free episode id could be found; retry")
 
     def load(self, episode_id: str) -> Episode:
+        """The episode's snapshot, locked, and checked against its head event (UntrustedRecord, exit 5)."""
         row = self._run(self._sql.load, {"id": episode_id}).fetchone()
         if row is None:
             raise NotFound(f"no episode {episode_id}")
-        version, head_hash, snapshot = row
+        if row[3] is None and self._sql.load_again:
+            # PostgreSQL: a step that waited for the lock re-reads the updated episode row but not a new
+            # join partner (the head event committed meanwhile); under the lock, one fresh read sees both.
+            row = self._run(self._sql.load_again, {"id": episode_id}).fetchone()
+        version, head_hash, snapshot = row[:3]
         self._heads[episode_id] = (version, head_hash)
+        head = EventRecord._make(row[3:])
+        if head.snapshot_sha256 is None:  # a head event from before schema 0003: check on the fold instead
+            return self._folded(episode_id, version, snapshot, head)
+        _check_head(episode_id, version, head_hash, head)
+        if not isinstance(snapshot, str) or snapshot_sha256(snapshot) != head.snapshot_sha256:
+            raise _untrusted(episode_id, version, "does not match the snapshot hash its latest event recorded")
         return _parsed(snapshot, episode_id)
+
+    def _folded(self, episode_id: str, version: int, snapshot: str, head: EventRecord) -> Episode:
+        """The check for an episode whose latest event predates the snapshot hash (written before schema
+        0003): its whole chain recomputed and folded, which must equal the snapshot. O(events), once: the
+        event this step appends records the hash."""
+        from pathway.history import episode_of
+
+        if head.seq is None:
+            raise _untrusted(episode_id, version, "names an event that is not in its history")
+        try:
+            events = self.events(episode_id)
+            folded = episode_of(events)
+        except (IntegrityError, Refused, ValueError, KeyError, TypeError) as exc:
+            raise _untrusted(episode_id, version, "is not at the end of a history that verifies") from exc
+        stored = _parsed(snapshot, episode_id)
+        if folded.model_dump(mode="json") != stored.model_dump(mode="json"):
+            raise _untrusted(episode_id, version, "differs from the fold of its history")
+        return stored
 
     def events(self, episode_id: str) -> list[Event]:
         """The loaded episode's stored events, their chain recomputed: a correction re-decides the whole
@@ -354,16 +459,18 @@ class SqlUnitOfWork:
                 stored = None
             if (stored is None or row.seq != len(events) + 1 or row.prev_hash != prev_hash
                     or link(prev_hash, stored.event.canonical()) != row.hash or row.target_seq != target_of(stored.event)):
-                raise IntegrityError(f"episode {episode_id}: the stored history fails its hash chain at seq {row.seq}; "
-                                     "nothing was changed: see `crs audit verify`")
+                raise UntrustedRecord(episode_id, f"episode {episode_id}: the stored history fails its hash chain at "
+                                      f"seq {row.seq}; the step was refused and nothing was changed "
+                                      "(RECORD_INTEGRITY): see `crs audit verify`")
             events.append(stored.event)
             prev_hash = row.hash
         if not events or events[-1].seq != version or prev_hash != head_hash:
-            raise IntegrityError(f"episode {episode_id}: the snapshot is not at the end of the stored history; "
-                                 "nothing was changed: see `crs audit verify`")
+            raise UntrustedRecord(episode_id, f"episode {episode_id}: the snapshot is not at the end of the stored "
+                                  "history; the step was refused and nothing was changed (RECORD_INTEGRITY): "
+                                  "see `crs audit verify`")
         return events
 
-    def append(self, event: Event, snapshot: Episode) -> None:
+    def append(self, event: Event, snapshot: Episode) -> Event:
         if snapshot.id != event.episode_id or snapshot.version != event.seq:
             raise ValueError("the snapshot must be the episode after this event")
         opening = event.seq == 1
@@ -377,14 +484,16 @@ class SqlUnitOfWork:
             expected, prev_hash = self._heads[event.episode_id]
             if event.seq != expected + 1:
                 raise Conflict(f"episode {event.episode_id} changed under you (a concurrent step); retry")
+        text = snapshot_text(snapshot)
+        event = event.model_copy(update={"login": self._login(), "snapshot_sha256": snapshot_sha256(text)})
         event_row = event_params(event, prev_hash)
         hash_ = event_row["hash"]
         if opening:
-            row = episode_params(snapshot, event, hash_)
+            row = episode_params(snapshot, event, hash_, text)
             self._run(self._sql.insert_episode, row)
             self._run(self._sql.insert_event, event_row)
         else:
-            row = snapshot_params(snapshot, event, hash_)
+            row = snapshot_params(snapshot, event, hash_, text)
             if self._sql.append_step:  # PostgreSQL: one round trip
                 updated = self._run(self._sql.append_step, {**event_row, **row, "expected": expected})
             else:
@@ -394,9 +503,24 @@ class SqlUnitOfWork:
                 raise Conflict(f"episode {event.episode_id} changed under you (a concurrent step); retry")
         _remember(row["snapshot"], snapshot)
         self._heads[event.episode_id] = (event.seq, hash_)
+        return event
 
     def record_refusal(self, refusal: RefusalRecord) -> None:
-        self._run(self._sql.insert_refusal, refusal_params(refusal))
+        """Append to the refusal log's chain: after its head, under a lock (SQLite: the write transaction;
+        PostgreSQL: an advisory lock, since two refusals on different episodes lock no common row)."""
+        if self._sql.refusal_lock:
+            self._run(self._sql.refusal_lock, {})
+        head = self._run(self._sql.refusal_head, {}).fetchone()
+        seq, prev_hash = (1, GENESIS) if head is None else (head[0] + 1, head[1])
+        params = refusal_params(refusal.model_copy(update={"login": self._login()}))
+        self._run(self._sql.insert_refusal, chained_refusal(params, seq, prev_hash))
+
+    def _login(self) -> str:
+        """The authenticated login this unit of work writes as (persistence/identity.py)."""
+        try:
+            return login_for(self._engine, self.cursor)
+        except self._driver_error as exc:
+            raise self._failed(exc, "SELECT session_user") from exc
 
     def execute(self, sql: str, params: dict[str, Any] | None = None) -> Any:
         """Raw access inside this transaction, in the driver's parameter style (maintenance, tests)."""

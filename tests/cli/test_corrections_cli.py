@@ -7,6 +7,7 @@ runs through the installed `crs` on SQLite and PostgreSQL in test_corrections_su
 """
 
 import shutil
+from persistence.schema import HEAD
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -348,9 +349,9 @@ def test_upgrade_a_database_made_by_the_previous_release(crs, tmp_path: Path) ->
     assert listed.code == 2 and "crs upgrade" in listed.json["message"], "read-only commands ask for the upgrade"
     upgraded = crs("upgrade", "--json", env=env)
     assert upgraded.code == 0, upgraded.stdout
-    assert upgraded.json == {"database": url, "schema": "0002", "upgraded_from": "0001", "created": False}
+    assert upgraded.json == {"database": url, "schema": HEAD, "upgraded_from": "0001", "created": False}
     again = crs("upgrade", env=env)
-    assert again.code == 0 and "already at schema 0002" in again.stdout
+    assert again.code == 0 and f"already at schema {HEAD}" in again.stdout
     assert crs("upgrade", "--json", env=env).json["upgraded_from"] is None
     verified = crs("audit", "verify", "--json", env=env)
     assert verified.code == 0 and verified.json["ok"] is True and verified.json["episodes"] >= 3
@@ -367,8 +368,8 @@ def test_upgrade_a_database_made_by_the_previous_release(crs, tmp_path: Path) ->
 def test_upgrade_creates_a_new_database_and_says_so(crs, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     url = f"sqlite:///{tmp_path / 'new.db'}"
     made = crs("upgrade", "--json", env={"CRS_DB": url})
-    assert made.code == 0 and made.json == {"database": url, "schema": "0002", "upgraded_from": None, "created": True}
-    assert "created at schema 0002" in crs("upgrade", env={"CRS_DB": f"sqlite:///{tmp_path / 'other.db'}"}).stdout
+    assert made.code == 0 and made.json == {"database": url, "schema": HEAD, "upgraded_from": None, "created": True}
+    assert f"created at schema {HEAD}" in crs("upgrade", env={"CRS_DB": f"sqlite:///{tmp_path / 'other.db'}"}).stdout
 
 
 def test_upgrade_from_schema_0001_built_by_its_migration(crs, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -380,5 +381,5 @@ def test_upgrade_from_schema_0001_built_by_its_migration(crs, tmp_path: Path) ->
     env = {"CRS_DB": f"sqlite:///{path}"}
     assert crs("list", env=env).code == 2
     ran = crs("upgrade", env=env)
-    assert ran.code == 0 and "upgraded from schema 0001 to 0002" in ran.stdout
+    assert ran.code == 0 and f"upgraded from schema 0001 to {HEAD}" in ran.stdout
     assert crs("list", "--json", env=env).json == {"episodes": []}

@@ -3,6 +3,7 @@ server: the 56 -> 560 mg typo corrected, the real 8 h interval kept, 900 mg refu
 with an override, a late dose 2 h before a recorded one refused with breaks_seq, the only tocilizumab dose
 voided back to assessment; `audit verify` clean after each; and `crs upgrade` on an older schema."""
 
+from persistence.schema import HEAD
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -109,7 +110,7 @@ def test_upgrade_an_older_schema_in_place(crs_bin: Callable[..., Ran], url: str)
     asked = bed.run("list", as_json=False)
     assert asked.code == 2 and one_sentence(asked.stderr) and "crs upgrade" in asked.stderr
     upgraded = bed.ok("upgrade")
-    assert (upgraded["schema"], upgraded["upgraded_from"], upgraded["created"]) == ("0002", "0001", False)
+    assert (upgraded["schema"], upgraded["upgraded_from"], upgraded["created"]) == (HEAD, "0001", False)
     assert "s3cret" not in upgraded["database"]
     if url.startswith("postgresql"):
         assert "crs:***@" in upgraded["database"]

@@ -10,7 +10,10 @@ from typing import Any
 
 import pytest
 
+from persistence.identity import os_login
 from tests.cli.conftest import ACTOR, iso, mask, recent_t0
+
+LOGIN = os_login()  # the authenticated login a step records on SQLite: the OS login of this process
 
 STATUS_KEYS = {"episode", "patient", "state", "crs_grade", "icans_grade", "next_steps", "due", "basis", "warnings",
                "tocilizumab_doses", "deviations", "policy", "disclaimer"}
@@ -37,7 +40,7 @@ def test_open(crs, t0) -> None:  # type: ignore[no-untyped-def]
     assert mask(body, {body["episode"]: "<ID>"}) == {
         "episode": "<ID>", "state": "assessment", "policy": POLICY, "patient": "DC-15", "weight_kg": 52.0,
         "age_years": 15.0, "context": "day 11 post-HSCT", "opened_at": "<T>", "seq": 1, "actor": ACTOR,
-        "icans_screen": "ice",
+        "login": LOGIN, "icans_screen": "ice",
     }
     assert body["opened_at"] == iso(t0)
     assert len(body["episode"]) <= 8, "an id a person can type"
@@ -99,7 +102,7 @@ def test_give_act_resolve_close_step_objects(crs, episode, t0) -> None:  # type:
     assert mask({k: v for k, v in body.items() if k != "status"}, {episode: "<ID>"}) == {
         "episode": "<ID>", "seq": 3, "kind": "give", "at": "<T>", "from_state": "assessment", "state": "tocilizumab",
         "deviation": None,
-        "event": {"seq": 3, "kind": "give", "at": "<T>", "recorded_at": "<T>", "actor": ACTOR,
+        "event": {"seq": 3, "kind": "give", "at": "<T>", "recorded_at": "<T>", "actor": ACTOR, "login": LOGIN,
                   "from_state": "assessment", "to_state": "tocilizumab", "data": event["data"], "override": None},
     }
     assert event["data"]["drug"] == "tocilizumab" and event["data"]["dose_mg"] == 560 and event["data"]["route"] == "iv"
@@ -160,8 +163,9 @@ def test_status_history_list_refusals_verify(crs, episode, t0) -> None:  # type:
         (2, "observe", "assessment", "assessment", ACTOR, None, "<H>"),
         (3, "give", "assessment", "tocilizumab", ACTOR, None, "<H>"),
     ]
-    assert all(set(e) == {"seq", "kind", "at", "recorded_at", "actor", "from_state", "to_state", "data", "override",
-                          "hash", "superseded_by", "voided_by"} for e in history.json["events"])
+    assert all(set(e) == {"seq", "kind", "at", "recorded_at", "actor", "login", "from_state", "to_state", "data",
+                          "override", "hash", "superseded_by", "voided_by"} for e in history.json["events"])
+    assert all(e["login"] == LOGIN for e in history.json["events"])  # the OS login, whatever --actor said
     assert all(e["superseded_by"] is None and e["voided_by"] is None for e in history.json["events"])
     assert history.json["events"][2]["at"] == iso(t0 + timedelta(hours=2))
 
@@ -187,7 +191,7 @@ def test_status_history_list_refusals_verify(crs, episode, t0) -> None:  # type:
 
     refusals = crs("audit", "refusals", "--json")
     assert mask(refusals.json, {episode: "<ID>"}) == {"refusals": [{
-        "at": "<T>", "recorded_at": "<T>", "actor": ACTOR, "episode": "<ID>", "kind": "give",
+        "at": "<T>", "recorded_at": "<T>", "actor": ACTOR, "login": LOGIN, "episode": "<ID>", "kind": "give",
         "command": mask(refusals.json["refusals"][0]["command"], {episode: "<ID>"}), "rule": "TOCI_MIN_INTERVAL",
         "rules": ["TOCI_MIN_INTERVAL"], "message": refusals.json["refusals"][0]["message"], "breaks_seq": None,
     }]}
@@ -196,8 +200,10 @@ def test_status_history_list_refusals_verify(crs, episode, t0) -> None:  # type:
 
     verified = crs("audit", "verify", "--json")
     assert verified.code == 0
-    assert verified.json == {"ok": True, "episodes": 1, "events": 3, "failures": []}
-    assert crs("audit", "verify", episode, "--json").json == {"ok": True, "episodes": 1, "events": 3, "failures": []}
+    assert verified.json == {"ok": True, "episodes": 1, "events": 3, "refusals": 1, "failures": []}
+    # one episode's verify also checks the whole refusal log (one chain) and the triggers
+    assert crs("audit", "verify", episode, "--json").json == {"ok": True, "episodes": 1, "events": 3, "refusals": 1,
+                                                              "failures": []}
 
 
 def test_list_due_by_the_end_of_a_shift(crs) -> None:  # type: ignore[no-untyped-def]

@@ -335,7 +335,9 @@ def test_a_change_on_a_tampered_history_is_an_integrity_error_and_writes_nothing
     assert broken.value.message.startswith(f"episode {episode_id}: ") and "nothing was changed" in broken.value.message
     assert "\n" not in broken.value.message and "38." not in broken.value.message  # one sentence, no stored values
     assert event_rows(url, episode_id) == rows and snapshot_row(url, episode_id) == snapshot
-    assert counts(store) == tables  # not even a refusal row: nothing was decided
+    # nothing but the refusal (RECORD_INTEGRITY): the attempt on an untrusted record is on the log for QA
+    assert counts(store) == {**tables, "refusal": tables["refusal"] + 1}
+    assert [r.rule for r in store.refusals(episode_id)][-1:] == ["RECORD_INTEGRITY"]
     assert not audit.verify(store, episode_id).ok
 
 
@@ -347,4 +349,4 @@ def test_a_tampered_earlier_correction_stops_the_next_one(store: Store, url: str
     tables = counts(store)
     with pytest.raises(IntegrityError, match="at seq 6"):
         run(store, void_labs(episode_id), now=T0 + minutes(51))
-    assert counts(store) == tables
+    assert counts(store) == {**tables, "refusal": tables["refusal"] + 1}  # only the RECORD_INTEGRITY refusal

@@ -138,10 +138,11 @@ def test_unit_of_work_without_commit_rolls_back(store: Store) -> None:
 
 def test_duplicate_seq_is_rejected_by_the_schema(store: Store, url: str) -> None:
     episode_id = open_episode(store)
-    columns = "episode_id, seq, kind, at, recorded_at, actor, from_state, to_state, payload, override, prev_hash, hash"
+    columns = ("episode_id, seq, kind, at, recorded_at, actor, from_state, to_state, payload, override, prev_hash, hash, "
+               "login, snapshot_sha256")
     row = raw(url, f"SELECT {columns} FROM event WHERE episode_id = ? AND seq = 1", (episode_id,))[0]
     with pytest.raises(Exception, match=r"(?i)unique|duplicate"):
-        raw(url, f"INSERT INTO event ({columns}) VALUES ({', '.join('?' * 12)})", tuple(row))
+        raw(url, f"INSERT INTO event ({columns}) VALUES ({', '.join('?' * 14)})", tuple(row))
 
 
 def test_append_with_a_stale_seq_is_a_conflict_and_writes_nothing(store: Store) -> None:

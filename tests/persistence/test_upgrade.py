@@ -31,7 +31,7 @@ from tests.support.tamper import EVENT_ROW_COLUMNS, event_rows, placeholders, ra
 FIXTURES = Path(__file__).parents[1] / "fixtures"
 FIXTURE = FIXTURES / "crs-0.1.0-rev0001.db"
 MANIFEST = json.loads((FIXTURES / "crs-0.1.0-rev0001.json").read_text(encoding="utf-8"))
-OLD_EVENT_COLUMNS = EVENT_ROW_COLUMNS[:-1]  # revision 0001 has no target_seq
+OLD_EVENT_COLUMNS = EVENT_ROW_COLUMNS[:12]  # revision 0001 has no target_seq (0002) nor login, snapshot_sha256 (0003)
 OLD_REFUSAL_COLUMNS = ("id", "at", "recorded_at", "actor", "episode_id", "kind", "command", "rule", "rules", "message")
 EPISODE_COLUMNS = ("id", "patient_ref", "state", "version", "policy_name", "policy_version", "policy_json",
                    "opened_at", "updated_at", "snapshot", "head_hash")
@@ -138,7 +138,7 @@ def test_a_writable_open_upgrades_the_old_file_in_place_and_every_row_stays(old_
     url = sqlite_url(old_file)
     before = stored(url)
     store = Store.open(url)
-    assert revision(url) == [(schema.HEAD,)] == [("0002",)]
+    assert revision(url) == [(schema.HEAD,)] == [("0003",)]
     assert stored(url) == before  # every column the old release wrote, byte for byte
     for episode in MANIFEST["episodes"]:
         rows = event_rows(url, episode["id"])
@@ -147,7 +147,8 @@ def test_a_writable_open_upgrades_the_old_file_in_place_and_every_row_stays(old_
     assert [r[0] for r in raw_rows(url, "SELECT breaks_seq FROM refusal ORDER BY id")] == [None] * 3
     report = audit.verify(store)
     assert report.as_json() == {"ok": True, "episodes": 3,
-                                "events": sum(len(e["hashes"]) for e in MANIFEST["episodes"]), "failures": []}
+                                "events": sum(len(e["hashes"]) for e in MANIFEST["episodes"]), "refusals": 3,
+                                "failures": []}
     # the snapshots the old release wrote still load, and are the one meaning of their events
     for episode in store.episodes():
         expected = next(e for e in MANIFEST["episodes"] if e["id"] == episode.id)
@@ -186,7 +187,7 @@ def test_upgrading_twice_is_a_no_op(old_file: Path) -> None:
     after_first = sha256(old_file)
     Store.open(url).close()
     reset_process_cache()
-    assert sha256(old_file) == after_first and revision(url) == [("0002",)]
+    assert sha256(old_file) == after_first and revision(url) == [(schema.HEAD,)]
     assert audit.verify(Store.open(url, read_only=True)).ok
 
 
@@ -258,7 +259,7 @@ def test_crs_upgrade_reports_what_it_did(old_file: Path) -> None:
                           env=env)
     assert done.returncode == 0, done
     body = json.loads(done.stdout)
-    assert (body["schema"], body["upgraded_from"]) == ("0002", "0001")
+    assert (body["schema"], body["upgraded_from"]) == (schema.HEAD, "0001")
     again = subprocess.run([str(crs), "--db", url, "upgrade", "--json"], capture_output=True, text=True, timeout=120,
                            env=env)
     assert again.returncode == 0 and json.loads(again.stdout)["upgraded_from"] is None
@@ -300,7 +301,7 @@ def test_a_postgres_database_at_revision_0001_upgrades_in_place_and_verifies(pos
         Store.open(url, read_only=True)
 
     store = Store.open(url)
-    assert revision(url) == [("0002",)]
+    assert revision(url) == [(schema.HEAD,)]
     assert stored(url) == source  # every row as the previous release wrote it
     for episode in MANIFEST["episodes"]:
         assert [r[11] for r in event_rows(url, episode["id"])] == episode["hashes"]

@@ -62,7 +62,7 @@ def tamper(url: str, *statements: tuple[str, tuple[Any, ...]] | str) -> None:
 # -- forging a history that hashes right ---------------------------------------------------------------
 
 EVENT_ROW_COLUMNS = ("episode_id", "seq", "kind", "at", "recorded_at", "actor", "from_state", "to_state", "payload",
-                     "override", "prev_hash", "hash", "target_seq")
+                     "override", "prev_hash", "hash", "target_seq", "login", "snapshot_sha256")
 
 
 def event_rows(url: str, episode_id: str) -> list[tuple[Any, ...]]:
