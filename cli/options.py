@@ -12,8 +12,9 @@ JsonFlag = Annotated[bool, typer.Option(
 
 At = Annotated[datetime | None, typer.Option(
     "--at", parser=values.iso_time, metavar="TIME",
-    help="Clinical (effective) time of the event, ISO 8601; an offset or Z is taken as given, "
-         "a naive time is local time. Default: now.")]
+    help="Clinical (effective) time of the event, ISO 8601, 1900–2200; an offset or Z is taken as given, "
+         "a naive time is local time (one that is ambiguous or skipped at a clock change needs an offset). "
+         "Default: now.")]
 
 Episode = Annotated[str, typer.Argument(
     parser=values.episode_id, metavar="EPISODE", show_default=False,

@@ -7,7 +7,7 @@ Typer calls these while parsing; the error map (cli/errors.py) adds the option's
 import math
 import re
 import unicodedata
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Callable
 
@@ -122,21 +122,87 @@ def actor(value: str) -> str:
     return text(64)(value)
 
 
+_A_DAY = timedelta(days=1)
+
+
 def iso_time(value: str | datetime) -> datetime:
-    """ISO 8601 -> aware UTC. An offset or `Z` is taken as given; a naive time is local time."""
-    if isinstance(value, datetime):
-        return value if value.tzinfo else value.astimezone()
-    raw = str(value).strip()
+    """ISO 8601 -> aware UTC. An offset or `Z` is taken as given; a naive time is local time, read only
+    when it names exactly one instant (CONTRACT "Time": an ambiguous or skipped local time is never
+    guessed), and only from EARLIEST_TIME to LATEST_TIME (pathway/clock.py), so nothing downstream overflows."""
+    raw = value.isoformat() if isinstance(value, datetime) else str(value).strip()
     example = "use ISO 8601, e.g. 2026-03-01T14:30:00Z"
     if not raw or len(raw) > 64:
         raise ValueError(f"{shown(value)} is not a time; {example}")
     try:
-        parsed = datetime.fromisoformat(raw)
-        if parsed.tzinfo is None or parsed.utcoffset() is None:
-            parsed = parsed.astimezone()  # naive: the machine's local zone
-        return parsed.astimezone(timezone.utc)
-    except (ValueError, OverflowError, OSError):
+        parsed = value if isinstance(value, datetime) else datetime.fromisoformat(raw)
+    except ValueError:
         raise ValueError(f"{shown(value)} is not a time; {example}") from None
+    if parsed.tzinfo is None or parsed.utcoffset() is None:
+        parsed = _local_instant(parsed.replace(tzinfo=None), raw)
+    return _in_range(parsed, raw)
+
+
+def _in_range(parsed: datetime, raw: str) -> datetime:
+    """The time in UTC, if it lies within the clinical range; else the one sentence naming the range."""
+    from pathway.clock import EARLIEST_TIME, LATEST_TIME  # stdlib only
+
+    try:
+        instant = parsed.astimezone(timezone.utc)
+    except (OverflowError, ValueError):  # e.g. 0001-01-01T00:00+01:00: before the first representable instant
+        instant = None
+    if instant is None or not EARLIEST_TIME <= instant <= LATEST_TIME:
+        raise ValueError(f"{shown(raw)} is outside the clinical time range crs accepts: give a time from "
+                         f"{EARLIEST_TIME.date()} to {LATEST_TIME.date()} (UTC)")
+    return instant
+
+
+def _local_instant(naive: datetime, raw: str) -> datetime:
+    """The one instant whose wall time in the machine's local zone (TZ, else /etc/localtime) is `naive`.
+
+    The C library decides the zone: `astimezone()` on a naive time asks it for either reading of the wall
+    time (fold=0: the earlier offset, fold=1: the later, PEP 495). A reading counts only if converting its
+    instant back gives the same wall time: two that do, with different offsets, mean the hour is repeated
+    (clocks went back); none means the hour was skipped (clocks went forward). Either is refused.
+    """
+    from pathway.clock import EARLIEST_TIME, LATEST_TIME
+
+    if not EARLIEST_TIME.replace(tzinfo=None) - _A_DAY <= naive <= LATEST_TIME.replace(tzinfo=None) + _A_DAY:
+        return _in_range(naive.replace(tzinfo=timezone.utc), raw)  # refused: far outside, whatever the zone
+    try:
+        readings = [naive.replace(fold=fold).astimezone() for fold in (0, 1)]
+        instants = [reading.astimezone(timezone.utc) for reading in readings]
+        found = {instant: reading.utcoffset() for instant, reading in zip(instants, readings)
+                 if instant.astimezone().replace(tzinfo=None) == naive}
+    except (OverflowError, OSError, ValueError):  # the C library cannot place this time (a broken zone file)
+        raise ValueError(f"{shown(raw)} cannot be read in this machine's local zone; give the time with its "
+                         "offset, e.g. 2026-03-01T14:30:00+01:00, or in UTC with Z") from None
+    wall = naive.isoformat(timespec="minutes" if not naive.second and not naive.microsecond else "auto")
+    if len(found) == 1:
+        return next(iter(found))
+    if found:
+        first, second = (_offset_text(offset) for _, offset in sorted(found.items()))
+        raise ValueError(f"{shown(raw)} is ambiguous in this machine's local zone: that hour is repeated when the "
+                         f"clocks go back, so it could be UTC{first} or UTC{second}; give the offset, e.g. "
+                         f"{wall}{first} (the first time) or {wall}{second} (the second), or a UTC time with Z")
+    before, later = (_offset_text(instant.astimezone().utcoffset()) for instant in sorted(instants))
+    shift = f" (from UTC{before} to UTC{later})" if before != later else ""
+    raise ValueError(f"{shown(raw)} does not exist in this machine's local zone: the clocks went forward over it"
+                     f"{shift}; give the time with its offset, e.g. {wall}{before}, or a UTC time with Z")
+
+
+def _offset_text(offset: timedelta | None) -> str:
+    """A UTC offset as ISO 8601 writes it (-05:00, +10:30; seconds only where a historical zone had them)."""
+    seconds = int((offset or timedelta()).total_seconds())
+    sign, seconds = ("-" if seconds < 0 else "+"), abs(seconds)
+    text = f"{sign}{seconds // 3600:02d}:{seconds % 3600 // 60:02d}"
+    return text + (f":{seconds % 60:02d}" if seconds % 60 else "")
+
+
+def stored_time(value: str) -> datetime:
+    """A time the record itself holds (always with `Z` or an offset), for re-reading crs's own output: no
+    range check, since an older release may have stored a time outside today's limits (e.g. 0001-01-01)."""
+    parsed = datetime.fromisoformat(str(value))
+    return parsed.astimezone(timezone.utc) if parsed.tzinfo is not None else parsed.replace(tzinfo=timezone.utc)
 
 
 def policy(value: str) -> "object":

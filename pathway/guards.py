@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from functools import cached_property
 from typing import Callable
 
+from pathway.clock import after, span
 from pathway.commands import AdministerDose, StepCommand
 from pathway.dosing import (DOSE_LIMITS, last_steroid, steroid_day_ceiling_mg, steroid_intensity,
                             steroid_per_kg_ceiling_mg)
@@ -110,7 +111,7 @@ def toci_indicated(ep: Episode, at: datetime) -> bool:
         return True
     hours = ep.policy.toci_grade1_fever_hours
     return (crs == 1 and hours is not None and ep.fever_since is not None
-            and at - ep.fever_since > timedelta(hours=hours))
+            and at - ep.fever_since > span(hours))
 
 
 def toci_persisting(ep: Episode) -> bool:
@@ -119,7 +120,7 @@ def toci_persisting(ep: Episode) -> bool:
     if not doses or ep.crs is None or ep.crs.grade < 2:
         return False
     last = doses[-1]
-    return (ep.crs.at - last.at >= timedelta(hours=ep.policy.steroid_after_toci_h)
+    return (ep.crs.at - last.at >= span(ep.policy.steroid_after_toci_h)
             and not improved_since(last.severity_at_dose, ep))
 
 
@@ -133,7 +134,7 @@ def escalation_clock(ep: Episode) -> datetime | None:
     """When the standard-steroid window ends (only while in the steroid state)."""
     if ep.state is not State.STEROID or ep.phase_started_at is None:
         return None
-    return ep.phase_started_at + timedelta(hours=ep.policy.escalation_window_h)
+    return after(ep.phase_started_at, ep.policy.escalation_window_h)
 
 
 def escalation_allowed(ep: Episode) -> bool:
@@ -156,20 +157,20 @@ def refractory_prerequisites(ep: Episode) -> bool:
 
 def next_toci_at(ep: Episode) -> datetime | None:
     doses = ep.toci_doses
-    return doses[-1].at + timedelta(hours=ep.policy.toci_min_interval_h) if doses else None
+    return after(doses[-1].at, ep.policy.toci_min_interval_h) if doses else None
 
 
 def resolution_at(ep: Episode) -> datetime | None:
     if ep.zero_streak_since is None:
         return None
-    return ep.zero_streak_since + timedelta(hours=ep.policy.resolution_window_h)
+    return after(ep.zero_streak_since, ep.policy.resolution_window_h)
 
 
 # -- rule checks ---------------------------------------------------------------------------------
 
 def future_violation(at: datetime, now: datetime) -> Violation | None:
     """TIME_FUTURE on its own: also checked when an episode is opened (there is no episode yet)."""
-    if at > now + timedelta(minutes=HARD_LIMITS.future_tolerance_min):
+    if at - now > timedelta(minutes=HARD_LIMITS.future_tolerance_min):  # a difference: never overflows
         return _v("TIME_FUTURE", f"the time given is more than {HARD_LIMITS.future_tolerance_min:g} minutes in "
                   "the future")
     return None
@@ -315,7 +316,7 @@ def check_resolve(c: Context) -> Violation | None:
     the reassessment interval, so a lone old observation cannot vouch for the hours since (nothing seen)."""
     ep = c.episode
     ready = resolution_at(ep)
-    current = ep.latest is not None and c.at - ep.latest.at <= timedelta(hours=ep.policy.reassess_h_otherwise)
+    current = ep.latest is not None and c.at - ep.latest.at <= span(ep.policy.reassess_h_otherwise)
     if ready is not None and current and c.at >= ready:
         return None
     if ep.latest is None:
@@ -358,7 +359,7 @@ CHECKS: dict[str, Callable[[Context], Violation | None]] = {
 }
 #: Rules enforced by the structure rather than a check function: the machine's table, and the record's own
 #: history (CORRECTION_TARGET, checked by pathway/history.py before a correction or void is decided).
-STRUCTURAL_RULES = frozenset({"EPISODE_CLOSED", "PATHWAY_TRANSITION", "CORRECTION_TARGET"})
+STRUCTURAL_RULES = frozenset({"EPISODE_CLOSED", "PATHWAY_TRANSITION", "CORRECTION_TARGET", "RECORD_INTEGRITY"})
 
 # -- routing guards (which destination an allowed step takes) ------------------------------------
 
@@ -380,7 +381,7 @@ def _refractory_due(ep: Episode, now: datetime) -> bool:
         return False
     if worse_since(ep.phase_start_severity, ep):
         return True
-    ends = ep.phase_started_at + timedelta(hours=ep.policy.refractory_window_h)
+    ends = after(ep.phase_started_at, ep.policy.refractory_window_h)
     seen = assessed_at(ep)
     return (seen is not None and seen >= ends and not improved_since(ep.phase_start_severity, ep)
             and at_least(ep.severity, 1))
@@ -389,7 +390,7 @@ def _refractory_due(ep: Episode, now: datetime) -> bool:
 def _escalated_course_running(ep: Episode, now: datetime) -> bool:
     """Within the escalated course's days (1000 mg/day × 3 days) since its first dose."""
     start = ep.escalated_started_at
-    return start is not None and now - start < timedelta(days=ep.policy.escalated_course_days)
+    return start is not None and now - start < span(24 * ep.policy.escalated_course_days)
 
 
 def _taper_now(ep: Episode, now: datetime) -> bool:
@@ -398,7 +399,7 @@ def _taper_now(ep: Episode, now: datetime) -> bool:
     if not ep.steroid_given:
         return False
     start = ep.escalated_started_at
-    done = start is not None and now - start >= timedelta(days=ep.policy.escalated_course_days)
+    done = start is not None and now - start >= span(24 * ep.policy.escalated_course_days)
     return done or (ep.severity is not None and ep.severity <= 1)
 
 
@@ -407,7 +408,7 @@ def fluids_failed(ep: Episode) -> bool:
     p, boluses = ep.policy, ep.fluid_boluses
     if ep.hypotensive_at is None or len(boluses) < p.fluid_boluses_before_vasopressor:
         return False
-    return (boluses[-1] - boluses[0] <= timedelta(hours=p.fluid_bolus_window_h)
+    return (boluses[-1] - boluses[0] <= span(p.fluid_bolus_window_h)
             and ep.hypotensive_at > boluses[-1])
 
 

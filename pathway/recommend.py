@@ -9,10 +9,10 @@ Every time shown (`due`, `reassess`) is computed from recorded clinical times on
 """
 
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
-from pathway.clock import as_utc, iso
+from pathway.clock import after, as_utc, iso, span
 from pathway.commands import MIN_DOSE_MG, AdministerDose
 from pathway.dosing import Regimen, regimen, steroid_intensity
 from pathway.drugs import REFRACTORY_DRUGS, STEROIDS, Drug
@@ -46,7 +46,7 @@ def domain_due(ep: Episode, domain: str) -> datetime:
     """When `domain` ("crs" or "icans") is next due: its latest *assessed* observation plus the interval,
     or at once (the opening time) when it was never assessed. Recorded times only."""
     assessed = ep.crs if domain == "crs" else ep.icans
-    return assessed.at + timedelta(hours=reassess_hours(ep)) if assessed is not None else ep.opened_at
+    return after(assessed.at, reassess_hours(ep)) if assessed is not None else ep.opened_at
 
 
 def reassess_at(ep: Episode) -> datetime:
@@ -70,7 +70,7 @@ def timer_at(guard: TimedGuard, ep: Episode) -> datetime | None:
     start = _timer_start(guard.starts_at, ep)
     if start is None:
         return None
-    return start + timedelta(hours=getattr(ep.policy, guard.hours_field))
+    return after(start, getattr(ep.policy, guard.hours_field))
 
 
 def _due_item(what: str, at: datetime, now: datetime, rule: str | None = None) -> dict[str, Any]:
@@ -112,8 +112,8 @@ def _offer(reg: Regimen, rec: Recommend, ep: Episode, now: datetime, held: list[
     if reg.intensity and steroid_intensity(reg.drug, reg.dose_mg, w, ep.policy) != reg.intensity:
         return False  # e.g. "escalated" dexamethasone capped for a child to a standard dose
     given = ep.doses_of(reg.drug)
-    if reg.every_hours and given and now - given[-1].at < timedelta(hours=reg.every_hours):
-        held.append(_due_item(f"next dose: {reg.text}", given[-1].at + timedelta(hours=reg.every_hours), now,
+    if reg.every_hours and given and now - given[-1].at < span(reg.every_hours):
+        held.append(_due_item(f"next dose: {reg.text}", after(given[-1].at, reg.every_hours), now,
                               rec.id))
         return False
     probe = AdministerDose(at=max(now, ep.last_at), actor="recommend", episode_id=ep.id, drug=reg.drug,
@@ -209,7 +209,7 @@ def next_steps(ep: Episode, now: datetime) -> tuple[list[dict[str, Any]], list[d
                 continue
             last = ep.actions.get(rec.action or "")
             if (rec.kind == "act" and not rec.repeat and last is not None
-                    and (rec.again_after_h is None or now - last < timedelta(hours=rec.again_after_h))):
+                    and (rec.again_after_h is None or now - last < span(rec.again_after_h))):
                 continue
             taken.add(rec.action or "")
             ranked.append((rec.priority, {"kind": rec.kind, ("action" if rec.kind == "act" else "support"): rec.action,

@@ -80,7 +80,7 @@ def list_episodes(
             continue
         # the timers pending now (overdue reassessments included) that fall due by --at
         pending = status_at(episode, max(current_time, episode.last_at)).get("due", [])
-        by_then = [item for item in pending if item.get("at") and values.iso_time(item["at"]) <= by]
+        by_then = [item for item in pending if item.get("at") and values.stored_time(item["at"]) <= by]
         if by_then:
             rows.append(payloads.episode_row(episode, {"due": by_then}))
     emit(config, {"episodes": rows}, "episodes")

@@ -119,7 +119,7 @@ def _timeline_row(item: Any, stands: Effective, corrections: dict[int, dict[str,
     change = corrections.get(event.seq)
     return {
         "seq": event.seq, "kind": event.kind, "at": iso(event.at), "recorded_at": iso(event.recorded_at),
-        "actor": event.actor, "from_state": event.from_state, "to_state": event.to_state,
+        "actor": event.actor, "login": event.login, "from_state": event.from_state, "to_state": event.to_state,
         "summary": _summary(event, change), "deviation": event.override is not None, "hash": item.hash,
         "superseded_by": stands.superseded_by.get(event.seq), "voided_by": stands.voided_by.get(event.seq),
         "late": event.seq in stands.late, "target_seq": event.data.get("target_seq") if is_change(event) else None,
@@ -199,7 +199,7 @@ def doses_against_limits(episode: Any, doses: list[Event]) -> list[dict[str, Any
         drug, dose = str(event.data.get("drug")), float(event.data.get("dose_mg", 0))
         per_dose, per_day, basis = _limits(drug, episode.weight_kg)
         window = [e for e in doses[:index + 1]
-                  if e.data.get("drug") == drug and event.at - timedelta(hours=24) < e.at <= event.at]
+                  if e.data.get("drug") == drug and timedelta(0) <= event.at - e.at < timedelta(hours=24)]
         day_total = sum(float(e.data.get("dose_mg", 0)) for e in window)
         within = None if per_dose is None else dose <= per_dose and (per_day is None or day_total <= per_day)
         rows.append({

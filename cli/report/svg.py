@@ -6,12 +6,13 @@ assessed grade, as the pathway does, and each observation that left a grade unas
 hollow marker in its own lane below the doses, titled with what was missing.
 """
 
+import math
 from datetime import datetime, timedelta
 from html import escape
 from typing import Any
 
-from cli.text import grade_text, missing_by_domain
-from cli.values import iso_time as parse_time
+from cli.text import grade_text, missing_by_domain, visible
+from cli.values import stored_time as parse_time  # the record's own times: never range-checked
 from pathway.clock import iso
 
 WIDTH, HEIGHT = 960, 320
@@ -49,7 +50,9 @@ def _step_path(points: list[tuple[datetime, int]], end: datetime, scale: _Scale)
 
 def _ticks(scale: _Scale) -> list[str]:
     hours = scale.span / 3600
-    step = next(s for s in (1, 2, 3, 6, 12, 24, 48, 96, 168, 336, 720) if hours / s <= 10)
+    # at most ~10 ticks; an episode open for years (e.g. opened at 0001-01-01 by an older crs) gets whole months
+    step = next((s for s in (1, 2, 3, 6, 12, 24, 48, 96, 168, 336, 720) if hours / s <= 10),
+                720 * math.ceil(hours / 7200))
     out = []
     tick = 0
     while tick <= hours + 1e-9:
@@ -91,7 +94,7 @@ def timeline_svg(data: dict[str, Any]) -> str:
                + (" (late entry)" if dose.get("late") else "")
                + (f" (corrects #{dose['corrects_seq']})" if dose.get("corrects_seq") else ""))
         body.append(f'<path d="M{x},{lane - 12} L{x - 7},{lane} L{x + 7},{lane} Z" fill="{colour}">'
-                    f"<title>{escape(tip)}</title></path>"
+                    f"<title>{escape(visible(tip))}</title></path>"
                     f'<text x="{x}" y="{lane + 13}" class="mark" text-anchor="middle">'
                     f"{escape(DRUG_MARK.get(dose['drug'], '?'))}</text>")
     for refused in data["refusals"]:
@@ -100,7 +103,7 @@ def timeline_svg(data: dict[str, Any]) -> str:
         tip = f"{refused['at']}: refused {refused['kind']} ({', '.join(refused['rules'])})"
         body.append(f'<g stroke="{REFUSED_COLOUR}" stroke-width="2"><line x1="{x - 5}" y1="{y - 5}" x2="{x + 5}" '
                     f'y2="{y + 5}"/><line x1="{x - 5}" y1="{y + 5}" x2="{x + 5}" y2="{y - 5}"/>'
-                    f"<title>{escape(tip)}</title></g>")
+                    f"<title>{escape(visible(tip))}</title></g>")
     body += _not_assessed(data["grades"], scale, lane + 50)
     body.append(_legend())
     return (f'<svg viewBox="0 0 {WIDTH} {HEIGHT}" width="100%" role="img" '
@@ -118,7 +121,7 @@ def _not_assessed(grades: list[dict[str, Any]], scale: _Scale, y: float) -> list
                + (f" (missing {missing})" if missing else ""))
         out.append(f'<circle cx="{scale.x(parse_time(g["at"]))}" cy="{y}" r="4" fill="#fff" '
                    f'stroke="{NOT_ASSESSED_COLOUR}" stroke-width="2" class="not-assessed">'
-                   f"<title>{escape(tip)}</title></circle>")
+                   f"<title>{escape(visible(tip))}</title></circle>")
     return out
 
 
