@@ -4,9 +4,11 @@
     usage errors          2  (bad value, unknown option, command, drug or action name)
     pydantic validation   2  (the field is named as its option, with the limit and the value)
     database driver       2  (cannot open / read-only / unusable URL); 3 when locked or raced
+    OSError               2  (a file or folder the system refused: full disk, permission, name too long)
     anything else         70 (an internal error: one sentence, never a traceback)
 """
 
+import errno
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -45,8 +47,9 @@ class Failure:
 
 def sentence(text: str, limit: int = 400) -> str:
     """One line, control characters escaped, cut to a readable length, ending with a full stop."""
-    flat = " ".join(str(text).split())
-    flat = "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii") for ch in flat)
+    from cli.text import visible
+
+    flat = visible(" ".join(str(text).split()))  # the one escaping rule (cli/text.py)
     if len(flat) > limit:
         flat = flat[: limit - 1].rstrip() + "…"
     flat = flat.strip() or "unknown error"
@@ -59,7 +62,9 @@ def classify(exc: BaseException) -> Failure:
     if isinstance(exc, Refused):
         return Failure(exc.exit_code, exc.as_json(), refusal_sentence(exc))
     if isinstance(exc, CrsError):
-        return _failure(exc.exit_code, exc.code, exc.message)
+        failure = _failure(exc.exit_code, exc.code, exc.message)
+        extra = {k: v for k, v in exc.as_json().items() if k not in ("error", "message")}  # e.g. rule, episode
+        return Failure(failure.exit_code, {**failure.payload, **extra}, failure.sentence) if extra else failure
     if isinstance(exc, ClickException):
         return _failure(2, "invalid", usage_message(exc))
     if _is_validation_error(exc):
@@ -139,7 +144,10 @@ def validation_message(exc: Any) -> str:
 
 
 def _database_failure(exc: BaseException) -> Failure | None:
-    """Driver errors that escaped the store: a database that cannot be opened, written or reached."""
+    """Driver errors that escaped the store: a database that cannot be opened, written or reached; and the
+    file system's refusals (OSError), which the environment causes and so are never an internal error."""
+    if isinstance(exc, OSError):
+        return _os_failure(exc)
     module = type(exc).__module__.split(".")[0]
     if module not in ("sqlalchemy", "sqlite3", "psycopg", "alembic"):
         return None
@@ -148,3 +156,16 @@ def _database_failure(exc: BaseException) -> Failure | None:
     if re.search(r"locked|could not serialize|deadlock", detail, re.IGNORECASE):
         return _failure(3, "conflict", f"the database is busy ({detail}); nothing was written, retry")
     return _failure(2, "invalid", f"the database cannot be used ({detail}); nothing was written")
+
+
+_OS_REASONS = {errno.ENOSPC: "the disk is full", errno.EDQUOT: "the disk quota is used up",
+               errno.EACCES: "permission denied", errno.EPERM: "not permitted", errno.EROFS: "a read-only file system",
+               errno.ENAMETOOLONG: "a name is too long for the file system", errno.EIO: "an input/output error"}
+
+
+def _os_failure(exc: OSError) -> Failure:
+    """A file or folder the system refused (full disk, no permission, a name too long, ...): exit 2, naming the
+    file when the error does (a path the user gave; never data read from the database)."""
+    reason = _OS_REASONS.get(exc.errno or 0) or (exc.strerror or type(exc).__name__).lower()
+    subject = f"the file {exc.filename}" if isinstance(exc.filename, str) and exc.filename else "an operation"
+    return _failure(2, "invalid", f"the system refused {subject}: {reason}; the command did not finish")

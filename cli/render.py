@@ -3,12 +3,19 @@
 Colour only when stdout is a terminal and NO_COLOR is unset. Rich is imported only for human
 output, so JSON and error paths stay light; `text_table` draws a table without rich for output that
 must start fast (`crs pathway`: rich's import and layout cost more than the whole command).
+
+Stored text reaches a person only through `emit` (every string of the payload through
+cli.text.visible before a view sees it, so widths are laid out on what is shown) and `write_json`
+(cli.text.visible_json: the same JSON value, no raw DEL, C1 or bidi character), so a record can never
+clear or rewrite a screen (HAZARDS H22). Rich markup is off: a stored `[red]` is text, not a style.
 """
 
 import json
 import os
 import sys
 from typing import TYPE_CHECKING, Any, Callable
+
+from cli.text import visible_all, visible_json
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -18,7 +25,7 @@ if TYPE_CHECKING:
 
 
 def write_json(payload: dict[str, Any]) -> None:
-    sys.stdout.write(json.dumps(payload, ensure_ascii=not _utf8_out(), default=str) + "\n")
+    sys.stdout.write(visible_json(json.dumps(payload, ensure_ascii=not _utf8_out(), default=str)) + "\n")
     sys.stdout.flush()
 
 
@@ -123,7 +130,7 @@ def emit(config: "Settings", payload: dict[str, Any], view: View) -> None:
         from cli import views  # rich is loaded only for human output
 
         view = getattr(views, view)
-    view(console(), payload)
+    view(console(), visible_all(payload))
 
 
 def report_failure(failure: "Failure", as_json: bool) -> None:

@@ -2,12 +2,21 @@
 
 Grades get their own words: a grade that was not assessed (None, CONTRACT v2) is always shown as
 "not assessed" — never "None", never a dash that reads as "nothing wrong", never 0.
+
+Stored text is shown through `visible` (HAZARDS H22): a control character, ESC, a bidi override or
+a line break in a record (written by hand or by an older version) is shown as its escape (`\\x1b`,
+`\\u202e`, `\\n`), so it can never clear a screen, reorder a line or fake a new one.
 """
 
 from collections.abc import Iterable
 from typing import Any
 
 NOT_ASSESSED = "not assessed"
+
+#: Unicode categories never shown raw: controls (C0 and C1, ESC, DEL, newline), format characters
+#: (bidi overrides and isolates, zero-width characters), surrogates, private use, unassigned, and the
+#: line and paragraph separators. (cli/values.py refuses the first five in new input.)
+HIDDEN_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
 
 #: The inputs a grade can be missing (pathway.grading `missing`), in a person's words; a test checks
 #: these are exactly the names the core uses (pathway.recommend.MISSING_TEXT), so none shows raw.
@@ -18,6 +27,46 @@ MISSING_WORDS: dict[str, str] = {
     "capd_score": "CAPD",
     "consciousness": "level of consciousness",
 }
+
+
+def visible(text: str) -> str:
+    """`text` with each character of HIDDEN_CATEGORIES written as its Python escape (`\\x1b`, `\\u202e`, `\\n`).
+
+    One rule for the terminal, the reports and the error sentences, so none can be rewritten by a
+    record; ordinary text (any script, emoji, spaces) is left as it is.
+    """
+    if text.isprintable():  # the common case; every hidden character is unprintable
+        return text
+    import unicodedata
+
+    return "".join(ch.encode("unicode_escape").decode("ascii") if unicodedata.category(ch) in HIDDEN_CATEGORIES
+                   else ch for ch in text)
+
+
+def visible_json(dumped: str) -> str:
+    """JSON text with each hidden character (which json.dumps leaves raw when not ensure_ascii: DEL, C1,
+    bidi overrides) written as a JSON escape: the same JSON value, with nothing raw for a terminal."""
+    if dumped.isascii() and "\x7f" not in dumped:
+        return dumped
+    import json
+    import unicodedata
+
+    # a raw newline is the layout of indented JSON (json.dumps escapes every control character inside strings)
+    return "".join(json.dumps(ch)[1:-1] if ch != "\n" and unicodedata.category(ch) in HIDDEN_CATEGORIES else ch
+                   for ch in dumped)
+
+
+def visible_all(value: Any) -> Any:
+    """A JSON-like payload with every string in it (keys too) passed through `visible`, for a human view."""
+    if isinstance(value, str):
+        return visible(value)
+    if isinstance(value, dict):
+        return {visible_all(k): visible_all(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [visible_all(v) for v in value]
+    if isinstance(value, tuple):
+        return tuple(visible_all(v) for v in value)
+    return value
 
 
 def as_text(value: Any) -> str:
@@ -80,3 +129,12 @@ def change_text(change: dict[str, Any]) -> str:
     if kind == "void":
         return f"seq {target} ({what}) voided by seq {seq}: entered in error"
     return f"seq {seq} ({what}) is a late entry: charted after the fact, at a clinical time before later events"
+
+
+def who(actor: Any, login: Any) -> str:
+    """Who acted, and who the system says wrote it when that is someone else: `nurse-a`, or
+    `Dr House (login alice)`. The login is the authenticated identity (persistence/identity.py); a row
+    from before crs kept one (login None) shows the actor alone."""
+    if login is None or login == actor:
+        return str(actor)
+    return f"{actor} (login {login})"

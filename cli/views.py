@@ -13,7 +13,7 @@ from rich.table import Table
 from rich.text import Text
 
 from cli.next_steps import step_text, when
-from cli.text import NOT_ASSESSED, as_text, change_text, grade_text, grade_value, missing_text
+from cli.text import NOT_ASSESSED, as_text, change_text, grade_text, grade_value, missing_text, who
 
 GRADE_STYLE = {0: "green", 1: "yellow", 2: "dark_orange", 3: "red", 4: "bold red"}
 NARROW = 100  # below this width the next steps are a list, not a table
@@ -225,7 +225,8 @@ def history(out: Console, payload: dict[str, Any]) -> None:
                        f"{event['override'].get('reason')}"
         move = f"{event.get('from_state') or '∅'} → {event.get('to_state')}"
         table.add_row(str(event.get("seq")), Text(_t(event.get("at"))), Text(_t(event.get("recorded_at"))),
-                      Text(str(event.get("actor"))), Text(str(event.get("kind"))), Text(move), Text(details),
+                      Text(who(event.get("actor"), event.get("login"))), Text(str(event.get("kind"))), Text(move),
+                      Text(details),
                       Text(str(event.get("hash", ""))[:12]))
     out.print(table)
 
@@ -323,7 +324,8 @@ def refusals(out: Console, payload: dict[str, Any]) -> None:
         rules = as_text(row.get("rules"))
         if row.get("breaks_seq") is not None:
             rules += f" (breaks seq {row['breaks_seq']})"
-        table.add_row(*(Text(str(x)) for x in (_t(row.get("at")), _t(row.get("recorded_at")), row.get("actor"),
+        table.add_row(*(Text(str(x)) for x in (_t(row.get("at")), _t(row.get("recorded_at")),
+                                                who(row.get("actor"), row.get("login")),
                                                 row.get("episode") or "—", tried, rules, row.get("message"))))
     out.print(table)
 
@@ -339,18 +341,22 @@ def upgraded(out: Console, payload: dict[str, Any]) -> None:
 
 
 def verified(out: Console, payload: dict[str, Any]) -> None:
+    refusals = payload.get("refusals")
+    counted = f"{payload.get('episodes')} episode(s), {payload.get('events')} event(s)" + (
+        f", {refusals} refused attempt(s)" if refusals is not None else "")
     if payload.get("ok"):
-        out.print(Text(f"OK: {payload.get('episodes')} episode(s), {payload.get('events')} event(s) verified "
-                       "(hash chains, replay equals the stored state).", style="green"))
+        anchored = " and the checkpoint extended exactly" if payload.get("checkpoint") else ""
+        out.print(Text(f"OK: {counted} verified (hash chains, replay equals the stored state, the refusal log's "
+                       f"chain, the append-only triggers{anchored}).", style="green"))
         return
-    out.print(Text(f"FAILED: {len(payload.get('failures', []))} problem(s) in {payload.get('episodes')} episode(s), "
-                   f"{payload.get('events')} event(s).", style="bold red"))
+    out.print(Text(f"FAILED: {len(payload.get('failures', []))} problem(s) in {counted}.", style="bold red"))
     table = Table()
     for column in ("episode", "seq", "problem"):
         table.add_column(column, overflow="fold")
     for failure in payload.get("failures", []):
-        table.add_row(Text(str(failure.get("episode"))), Text(str(failure.get("seq"))),
-                      Text(str(failure.get("problem"))))
+        where = failure.get("episode") or ("refusal log" if failure.get("refusal") is not None else "database")
+        seq = failure.get("seq") if failure.get("seq") is not None else failure.get("refusal")
+        table.add_row(Text(str(where)), Text("—" if seq is None else str(seq)), Text(str(failure.get("problem"))))
     out.print(table)
 
 

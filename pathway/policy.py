@@ -5,10 +5,11 @@ and versioned; an episode keeps the policy it was opened with, so its history re
 """
 
 import tomllib
+import unicodedata
 from dataclasses import dataclass
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 
 @dataclass(frozen=True)
@@ -35,11 +36,19 @@ class HardLimits:
 
 HARD_LIMITS = HardLimits()
 
+#: Characters a policy file may not put in its name or version (HAZARDS H22: they are printed on every
+#: status and report): controls (ESC, newline), format characters (bidi overrides), surrogates, private
+#: use, unassigned, and the line and paragraph separators. The same categories cli/values.py refuses in
+#: free text, plus the two separators.
+UNPRINTABLE_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
+#: model_validate context under which a policy is new input (a policy file), not a stored record.
+FROM_FILE = {"policy_file": True}
+
 
 class Policy(BaseModel):
     """Every parameter CLINICAL.md calls policy, with the default pathway's values."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)  # inf would be stored as null
 
     name: str = Field(default="default", min_length=1, max_length=64)
     version: str = Field(default="1", min_length=1, max_length=32)
@@ -97,6 +106,21 @@ class Policy(BaseModel):
     reassess_h_otherwise: float = Field(default=12.0, gt=0)
     resolution_window_h: float = Field(default=24.0, gt=0)
 
+    @field_validator("name", "version")
+    @classmethod
+    def _one_line_of_printable_text(cls, value: str, info: ValidationInfo) -> str:
+        """Refuses, in a policy file, a name or version that could rewrite a screen or a report line.
+
+        Checked for new input only (the FROM_FILE context): a policy stored by an older version is
+        still read, so its record stays readable and verifiable; the CLI escapes it when shown.
+        """
+        if (info.context or {}).get("policy_file"):
+            for char in value:
+                if unicodedata.category(char) in UNPRINTABLE_CATEGORIES:
+                    raise ValueError(f"contains the unprintable character U+{ord(char):04X}; a policy's "
+                                     f"{info.field_name} must be one line of printable text")
+        return value
+
     @model_validator(mode="after")
     def _within_hard_limits(self) -> "Policy":
         limits = HARD_LIMITS
@@ -130,8 +154,9 @@ class Policy(BaseModel):
 
     @classmethod
     def from_toml(cls, text: str) -> "Policy":
-        """Parse a policy file's text; unknown keys and out-of-limit values fail validation."""
-        return cls.model_validate(tomllib.loads(text))
+        """Parse a policy file's text; unknown keys, out-of-limit values and an unprintable name or version
+        fail validation."""
+        return cls.model_validate(tomllib.loads(text), context=FROM_FILE)
 
 
 DEFAULT_POLICY = Policy()

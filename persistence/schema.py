@@ -15,7 +15,7 @@ from pathway.errors import Invalid
 
 #: Every revision this crs knows, oldest first; the last is head. A test checks this against
 #: the Alembic scripts, so adding a migration without listing it here fails the build.
-KNOWN_REVISIONS: tuple[str, ...] = ("0001", "0002")
+KNOWN_REVISIONS: tuple[str, ...] = ("0001", "0002", "0003")
 HEAD = KNOWN_REVISIONS[-1]
 
 NEWER = "the database schema is newer than this crs knows; upgrade crs"
@@ -53,6 +53,8 @@ def ensure_schema(engine: Engine, write_engine: Engine | None) -> str | None:
     if revision == HEAD:
         return revision
     _check_known(revision)
+    if revision is None:  # no crs schema yet: only an empty database may get one
+        _refuse_foreign(engine)
     if write_engine is None:
         if revision is not None:
             raise Invalid(f"the database was made by an earlier crs (schema {revision}, this crs uses {HEAD}); "
@@ -61,6 +63,27 @@ def ensure_schema(engine: Engine, write_engine: Engine | None) -> str | None:
             "the database has no current crs schema; run a crs command that records something first"
         )
     return _upgrade(write_engine)
+
+
+def _refuse_foreign(engine: Engine) -> None:
+    """Invalid unless the database without a crs schema is empty, so that crs never adds its tables to
+    someone else's database. Empty: no schema object at all (SQLite), no table or view in the schema crs
+    would create its tables in, `current_schema()` (PostgreSQL). The revision is read again in the same
+    transaction: another crs process may have just created the schema, and its tables are not foreign."""
+    with engine.connect() as conn:
+        if conn.dialect.name == "sqlite":
+            objects = r"SELECT count(*) FROM sqlite_master WHERE name NOT LIKE 'sqlite\_%' ESCAPE '\'"
+            where = str(conn.engine.url.database)
+        else:
+            objects = ("SELECT count(*) FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n "
+                       "ON n.oid = c.relnamespace WHERE n.nspname = current_schema() "
+                       "AND c.relkind IN ('r', 'p', 'v', 'm', 'f')")
+            where = f"{conn.engine.url.database} on {conn.engine.url.host or 'localhost'}"
+        foreign = current_revision(conn) is None and bool(conn.execute(text(objects)).scalar())
+        conn.rollback()
+    if foreign:
+        raise Invalid(f"the database {where} is not a crs database (it has other tables and no current crs "
+                      "schema); use an empty file or a new database")
 
 
 def _upgrade(write_engine: Engine) -> str | None:

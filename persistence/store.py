@@ -18,6 +18,7 @@ from pathway.episode import Episode
 from pathway.errors import Invalid, NotFound
 from pathway.service import RefusalRecord
 from persistence.engines import WRITE, make_engine, parse_url, sqlite_path
+from persistence.paths import os_reason, path_problem, shown_path
 from persistence.rows import EVENT_COLUMNS, REFUSAL_COLUMNS, StoredEvent, event_from_row, refusal_from_row
 from persistence.schema import ensure_schema
 from persistence.unit_of_work import SqlUnitOfWork, conflict_or_none, held_connections, read_snapshot
@@ -29,11 +30,17 @@ _SCHEMA_CHECKED: set[tuple[str, bool, float]] = set()
 
 
 def default_url() -> str:
-    """`crs.db` in the user data dir (created if missing)."""
+    """`crs.db` in the user data dir (created if missing). A folder that cannot be made (XDG_DATA_HOME under
+    /proc, a file where the folder should be, no permission) is invalid input, exit 2: the user must say
+    where the database is."""
     from platformdirs import user_data_dir
 
     folder = Path(user_data_dir("crs-pathway"))
-    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise Invalid(f"cannot create the data folder {shown_path(folder)} for the default database: "
+                      f"{os_reason(exc)}; give the database with --db or CRS_DB") from None
     return f"sqlite:///{folder / 'crs.db'}"
 
 
@@ -46,10 +53,17 @@ def reset_process_cache() -> None:
     _SCHEMA_CHECKED.clear()
 
 
-def _cannot_open(url: URL, exc: DBAPIError) -> Invalid:
+def _cannot_open(url: URL, exc: DBAPIError, *, writing: bool = False) -> Invalid:
+    """The driver's refusal to open as one sentence; on SQLite, what on the file system explains it (a name too
+    long, a folder, a file or folder this user may not read or write) rather than "unable to open"."""
     if url.get_backend_name() == "sqlite":
+        path = sqlite_path(url)
+        found = path_problem(path, writing=writing)
+        if found is not None:
+            verb, why = found
+            return Invalid(f"cannot {verb} the database {shown_path(path)}: {why}")
         reason = str(exc.orig).splitlines()[0] if exc.orig is not None else "unknown error"
-        return Invalid(f"cannot open the database {sqlite_path(url)}: {reason}")
+        return Invalid(f"cannot open the database {shown_path(path)}: {reason}")
     where = f"{url.host or 'localhost'}:{url.port or 5432}/{url.database or ''}"
     return Invalid(f"cannot open the PostgreSQL database {where}; check that the server runs and the URL is right")
 
@@ -69,7 +83,7 @@ def _ensure(parsed: URL, key: tuple[str, bool, float], engine: Engine, read_only
     try:
         found = ensure_schema(engine, None if read_only else engine.execution_options(**{WRITE: True}))
     except DBAPIError as exc:
-        raise conflict_or_none(exc) or _cannot_open(parsed, exc) from None
+        raise conflict_or_none(exc) or _cannot_open(parsed, exc, writing=not read_only) from None
     _SCHEMA_CHECKED.add(key)
     return found
 
@@ -161,3 +175,20 @@ class Store:
                 {"id": episode_id} if episode_id is not None else {},
             ).all()
         return [refusal_from_row(row) for row in rows]
+
+    def login(self) -> str:
+        """The authenticated login this store writes as: the OS login (SQLite) or the session user (PostgreSQL)."""
+        from persistence.identity import os_login, session_user
+
+        if self.backend == "sqlite":
+            return os_login()
+        try:
+            with self._engine.connect() as conn:
+                cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+                try:
+                    return session_user(self._engine, cursor)
+                finally:
+                    cursor.close()
+                    conn.rollback()
+        except DBAPIError as exc:
+            raise conflict_or_none(exc) or _cannot_open(self._url, exc) from None

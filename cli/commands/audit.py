@@ -10,13 +10,11 @@ import typer
 from cli import payloads
 from cli.context import open_store, settings
 from cli.options import Episode, JsonFlag, OptionalEpisode
+from cli.outfile import Force, OutFile, check_out, database_files, write_out
 from cli.render import emit
 
 audit_app = typer.Typer(help="QA: verify the hash chains and replay, list refused attempts, write a report.",
                         no_args_is_help=True)
-
-OutFile = Annotated[Path | None, typer.Option(
-    "--out", metavar="FILE", dir_okay=False, help="Write to this file instead of stdout.")]
 
 
 class ReportFormat(StrEnum):
@@ -25,16 +23,37 @@ class ReportFormat(StrEnum):
     JSON = "json"
 
 
+def file_path(value: str) -> Path:
+    """A file the user names (--digest, --checkpoint, --public-key, --key) as a path: a parser=, so Typer
+    coerces it without loading pydantic (cli/coercion.py); a folder or a missing file is refused on reading."""
+    if not str(value).strip():
+        raise ValueError("the file name is empty")
+    return Path(value)
+
+
 @audit_app.command("verify")
 def verify(
     ctx: typer.Context,
     episode: OptionalEpisode = None,
     digest: Annotated[Path | None, typer.Option(
-        "--digest", metavar="FILE", dir_okay=False,
+        "--digest", metavar="FILE", parser=file_path,
         help="Also check against a digest written earlier by `crs audit digest` (detects a cut-off tail).")] = None,
+    checkpoint: Annotated[Path | None, typer.Option(
+        "--checkpoint", metavar="FILE", parser=file_path,
+        help="Also check a signed checkpoint (`crs audit checkpoint`): its signature with --public-key, and that "
+             "the database extends it exactly (nothing before it changed, deleted, added or backdated).")] = None,
+    public_key: Annotated[Path | None, typer.Option(
+        "--public-key", metavar="PATH", parser=file_path,
+        help="The public key (PATH.pub from `crs audit keygen`) the checkpoint must be signed with; never "
+             "taken from the checkpoint itself.")] = None,
+    since_checkpoint: Annotated[bool, typer.Option(
+        "--since-checkpoint",
+        help="With --checkpoint: re-decide only the events recorded after it (every hash, the signature and "
+             "the extension are still checked in full); see `crs audit checkpoint --help`.")] = False,
     json_out: JsonFlag = False,
 ) -> None:
-    """Recompute every hash chain and replay every episode; exit 5 on any failure, naming episode and seq."""
+    """Recompute every hash chain (and the refusal log's), replay every episode, check the append-only triggers;
+    exit 5 on any failure, naming episode and seq."""
     from persistence import audit
 
     from pathway.errors import Invalid
@@ -42,34 +61,54 @@ def verify(
     config = settings(ctx, json_out)
     if digest is not None and episode is not None:
         raise Invalid("--digest checks every episode of the database; give it without an EPISODE")
+    if (checkpoint is None) != (public_key is None):
+        raise Invalid("--checkpoint and --public-key go together: the checkpoint is checked with that key")
+    if since_checkpoint and checkpoint is None:
+        raise Invalid("--since-checkpoint needs --checkpoint FILE and --public-key PATH")
+    if checkpoint is not None and (episode is not None or digest is not None):
+        raise Invalid("--checkpoint checks every episode of the database; give it without an EPISODE or --digest")
     expected = _read_json(digest, "--digest") if digest is not None else None
+    anchor = None
+    if checkpoint is not None and public_key is not None:
+        from cli.commands.checkpoint import read_file, shown
+        from persistence import checkpoint as checkpoints
+
+        key = checkpoints.load_public_key(read_file(public_key, "--public-key"), shown(public_key))
+        anchor = checkpoints.read(read_file(checkpoint, "--checkpoint"), key)  # exit 5 if it does not verify
     with open_store(config, read_only=True) as store:
-        report = audit.verify(store, episode) if expected is None else audit.verify_digest(store, expected)
+        if anchor is not None:
+            report = checkpoints.verify_checkpoint(store, anchor, incremental=since_checkpoint)
+        else:
+            report = audit.verify(store, episode) if expected is None else audit.verify_digest(store, expected)
         payload: dict[str, Any] = report.as_json()
+    if anchor is not None:
+        payload["checkpoint"] = {**anchor.as_json(), "incremental": since_checkpoint}
     if not payload["ok"]:
-        first = payload["failures"][0]
+        from cli.commands.checkpoint import first_failure
+
         payload["error"] = "integrity"
-        payload["message"] = (f"integrity check failed: {len(payload['failures'])} problem(s), first in episode "
-                              f"{first['episode']} at seq {first['seq']}: {first['problem']}")
+        payload["message"] = (f"integrity check failed: {len(payload['failures'])} problem(s), "
+                              f"{first_failure(payload['failures'])}")
     emit(config, payload, "verified")
     if not payload["ok"]:
         raise typer.Exit(5)
 
 
 @audit_app.command("digest")
-def digest(ctx: typer.Context, out: OutFile = None, json_out: JsonFlag = False) -> None:
+def digest(ctx: typer.Context, out: OutFile = None, force: Force = False, json_out: JsonFlag = False) -> None:
     """Export each episode's last seq and hash, to detect a cut-off tail later (`verify --digest`)."""
     from persistence import audit
 
     config = settings(ctx, json_out)
+    protected = database_files(config) if out is not None else ()
     if out is not None:
-        _check_writable(out)
+        check_out(out, force=force, protected=protected)  # before the database is opened
     with open_store(config, read_only=True) as store:
         exported = audit.digest(store)
     if out is None:
         emit(config, exported, lambda console, payload: console.print_json(json.dumps(payload)))
         return
-    _write(out, json.dumps(exported, indent=2, sort_keys=True) + "\n")
+    write_out(out, json.dumps(exported, indent=2, sort_keys=True) + "\n", force=force, protected=protected)
     emit(config, {"out": str(out), "format": "json"},
          lambda console, payload: console.print(f"Digest written to {payload['out']}."))
 
@@ -92,19 +131,21 @@ def report(
     format: Annotated[ReportFormat, typer.Option(
         "--format", metavar="md|html|json", help="Markdown, one self-contained HTML file, or JSON.")] = ReportFormat.MD,
     out: OutFile = None,
+    force: Force = False,
     json_out: JsonFlag = False,
 ) -> None:
     """The QA view of one episode: timeline, grades, doses against limits, timed guards, deviations, actions."""
     from cli.report import assemble, render
 
     config = settings(ctx, json_out)
+    protected = database_files(config) if out is not None else ()
     if out is not None:
-        _check_writable(out)
+        check_out(out, force=force, protected=protected)  # before the database is opened
     with open_store(config, read_only=True) as store:
         data = assemble(store.episode(episode), store.history(episode), store.refusals(episode))
     text = render(data, format.value)
     if out is not None:
-        _write(out, text)
+        write_out(out, text, force=force, protected=protected)
         emit(config, {"episode": episode, "format": format.value, "out": str(out)},
              lambda console, payload: console.print(f"Report written to {payload['out']}."))
     elif config.json:
@@ -128,19 +169,6 @@ def _read_json(path: Path, option: str) -> dict[str, Any]:
     return loaded
 
 
-def _check_writable(path: Path) -> None:
-    """Refuse an --out that cannot be written before any work (and before the database is opened)."""
-    from pathway.errors import Invalid
+from cli.commands import checkpoint as checkpoint_commands  # noqa: E402  (last: its commands register on audit_app)
 
-    folder = path.parent if str(path.parent) else Path(".")
-    if path.is_dir() or not folder.is_dir():
-        raise Invalid(f"--out: cannot write {path} (no such folder, or it is a folder)")
-
-
-def _write(path: Path, text: str) -> None:
-    from pathway.errors import Invalid
-
-    try:
-        path.write_text(text, encoding="utf-8")
-    except OSError as exc:
-        raise Invalid(f"--out: cannot write {path} ({exc.strerror or type(exc).__name__})") from None
+SUBCOMMAND_MODULES = (checkpoint_commands,)

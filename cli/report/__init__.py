@@ -8,7 +8,9 @@ from cli.report.data import assemble
 
 def render(data: dict[str, Any], fmt: str) -> str:
     if fmt == "json":
-        return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+        from cli.text import visible_json
+
+        return visible_json(json.dumps(data, indent=2, ensure_ascii=False)) + "\n"  # nothing raw for a terminal
     if fmt == "html":
         from cli.report.html import render_html
 

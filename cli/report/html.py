@@ -1,16 +1,18 @@
 """The QA report as one self-contained HTML file: inline CSS, inline SVG, no scripts, no network.
 
-Every value from the record passes through html.escape, so a note can never become markup. A grade
+Every value from the record passes through `escape` (html.escape, quotes too, after cli.text.visible
+shows control and bidi characters as escapes, HAZARDS H22), so a note can never become markup nor
+reorder or rewrite what is shown, in a browser or printed to a terminal. A grade
 not assessed reads "not assessed" with what was missing (cli/text.py), never a dash or 0. A
 superseded or voided entry stays in the timeline, struck (<del>), naming the event that replaced it.
 """
 
-from html import escape
+from html import escape as _html_escape
 from typing import Any
 
 from cli.report.corrections import is_struck, override_text, standing_text, target_text
 from cli.report.svg import timeline_svg
-from cli.text import as_text, grade_value, missing_by_domain, summary_value
+from cli.text import as_text, grade_value, missing_by_domain, summary_value, visible, who
 
 CSS = """
 body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:2rem auto;max-width:1100px;
@@ -28,6 +30,11 @@ footer{margin-top:2rem;font-style:italic;color:#6b7280}
 """
 
 STATUS_CLASS = {"met": "ok", "done": "ok", "missed": "bad", "missing": "bad"}
+
+
+def escape(text: str) -> str:
+    """Record text as HTML text: nothing hidden (control, bidi), nothing markup."""
+    return _html_escape(visible(text))
 
 
 def _text(value: Any) -> str:
@@ -66,7 +73,8 @@ def render_html(data: dict[str, Any]) -> str:
                                             for k, v in data["summary"].items()])
     timeline = _table(
         ["seq", "clinical time", "record time", "actor", "kind", "state", "what", "stands"],
-        [[_text(r["seq"]), _text(r["at"]), _text(r["recorded_at"]), _text(r["actor"]), _text(r["kind"]),
+        [[_text(r["seq"]), _text(r["at"]), _text(r["recorded_at"]), _text(who(r["actor"], r.get("login"))),
+          _text(r["kind"]),
           _text(f"{r['from_state'] or '∅'} → {r['to_state']}"),
           f"<del>{_text(r['summary'])}</del>" if is_struck(r) else _text(r["summary"]), _text(standing_text(r))]
          for r in data["timeline"]],
@@ -102,7 +110,8 @@ def render_html(data: dict[str, Any]) -> str:
           _text(d["actor"])] for d in data["deviations"]])
     refusals = _table(
         ["clinical time", "record time", "actor", "tried", "rules", "breaks seq", "message"],
-        [[_text(r["at"]), _text(r["recorded_at"]), _text(r["actor"]), _text(r["tried"]), _text(r["rules"]),
+        [[_text(r["at"]), _text(r["recorded_at"]), _text(who(r["actor"], r.get("login"))), _text(r["tried"]),
+          _text(r["rules"]),
           _text(r.get("breaks_seq")), _text(r["message"])] for r in data["refusals"]])
     actions = _table(
         ["action", "required because", "since", "done at", "status"],
