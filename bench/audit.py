@@ -9,6 +9,9 @@ so memory that grows with the database shows up as a growing figure. From
 `audit.PARALLEL_MIN_EVENTS` (5,000) events on, verify checks episodes in worker processes, one
 per CPU: its figure is then wall-clock time over all of them (the baseline stays one process),
 so a second core busy with other work lowers it; the largest worker's peak RSS is noted apart.
+At 100,000 events (or the largest size below it), bench/checkpoint.py compares `verify --checkpoint`
+in full with the incremental `--since-checkpoint` on a copy of that database grown by 1% of its
+episodes since a signed checkpoint.
 """
 
 import shutil
@@ -16,6 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench import checkpoint as checkpoint_bench
 from bench.core import Goal, Row, Sizes, run_json_child, say
 from bench.history import Templates, fill
 from persistence.store import Store
@@ -39,6 +43,8 @@ def _run(sizes: Sizes, folder: Path) -> list[Row]:
     have = 0
     gen_events = gen_seconds = 0.0
     rss: list[tuple[int, float, float, float]] = []  # (events, verify peak, raw peak, largest worker's peak)
+    sized = [episodes * per for episodes in sizes.audit_episodes]
+    compare_at = max([n for n in sized if n <= 100_000] or sized[:1])  # full vs incremental verify there
     for episodes in sizes.audit_episodes:
         started = time.perf_counter()
         gen_events += fill(store, episodes - have, per, first=have, templates=templates)
@@ -71,6 +77,8 @@ def _run(sizes: Sizes, folder: Path) -> list[Row]:
         workers = f" (workers' peak {ours['workers_peak_rss_mb']:.1f} MB)" if ours["workers_peak_rss_mb"] else ""
         say(f"  audit: {events:,} events: verify {ours['seconds']:.1f} s, peak RSS {ours['peak_rss_mb']:.1f} MB{workers}; "
             f"one process {serial['seconds']:.1f} s; chain only {chain['seconds']:.1f} s; raw {base['seconds']:.2f} s, {base['peak_rss_mb']:.1f} MB")
+        if events == compare_at:
+            rows += checkpoint_bench.compare(db, folder, events)
     store.close()
     smallest = rss[0]
     for events, peak, raw_peak, worker_peak in rss[1:]:

@@ -39,9 +39,11 @@ CONTRACT: dict[str, set[str]] = {
     "status": {"--as-of", "--json"},
     "history": {"--json"},
     "list": {"--state", "--due", "--at", "--json"},
-    "audit verify": {"--json"},
+    "audit verify": {"--checkpoint", "--public-key", "--json"},
     "audit refusals": {"--json"},
-    "audit report": {"--format", "--out", "--json"},
+    "audit report": {"--format", "--out", "--force", "--json"},
+    "audit keygen": {"--out", "--json"},
+    "audit checkpoint": {"--key", "--out", "--force", "--json"},
     "pathway": {"--format", "--json"},
     "demo": {"--json"},
 }

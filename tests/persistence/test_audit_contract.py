@@ -13,7 +13,7 @@ import pytest
 from pathway.errors import Invalid, NotFound, Refused
 from persistence import audit
 from persistence.chain import link
-from persistence.rows import dumps
+from persistence.rows import dumps, snapshot_sha256, snapshot_text, time_text
 from persistence.store import Store, reset_process_cache
 from tests.support.steps import T0, give, minutes, observe, treated_episode
 from tests.support.tamper import tamper
@@ -40,9 +40,9 @@ def assert_caught(report: audit.VerifyReport, victim: str, bystander: str, seq: 
 def test_an_untouched_store_verifies(store: Store, audit_store: Store) -> None:
     victim, _ = two_episodes(store)
     with pytest.raises(Refused):
-        give(store, victim, T0 + minutes(50))  # refusals are not part of any chain
+        give(store, victim, T0 + minutes(50))  # refusals are in the refusal log's own chain, not an episode's
     report = audit.verify(audit_store)
-    assert report.as_json() == {"ok": True, "episodes": 2, "events": 10, "failures": []}
+    assert report.as_json() == {"ok": True, "episodes": 2, "events": 10, "refusals": 1, "failures": []}
     assert audit.verify(audit_store, victim).as_json()["episodes"] == 1
     with pytest.raises(NotFound):
         audit.verify(audit_store, "EZZZZZ")
@@ -133,17 +133,21 @@ def test_verify_replays_a_consistently_rewritten_chain(store: Store, audit_store
     events = [s.event for s in history]
     assert events[2].kind == "give"
     events[2] = events[2].model_copy(update={"data": {**events[2].data, "dose_mg": 5000.0}})
+    snapshot = fold(events)
+    assert snapshot is not None
+    # the head event records the forged snapshot's hash too (the strongest forgery: nothing but the replay objects)
+    events[-1] = events[-1].model_copy(update={"snapshot_sha256": snapshot_sha256(snapshot_text(snapshot))})
     statements: list[tuple[str, tuple[object, ...]]] = []
     prev = history[1].hash
     for event in events[2:]:
         new_hash = link(prev, event.canonical())
-        statements.append(("UPDATE event SET payload = ?, prev_hash = ?, hash = ? WHERE episode_id = ? AND seq = ?",
-                           (dumps(event.model_dump(mode="json")["data"]), prev, new_hash, victim, event.seq)))
+        statements.append(("UPDATE event SET payload = ?, snapshot_sha256 = ?, prev_hash = ?, hash = ? "
+                           "WHERE episode_id = ? AND seq = ?",
+                           (dumps(event.model_dump(mode="json")["data"]), event.snapshot_sha256, prev, new_hash,
+                            victim, event.seq)))
         prev = new_hash
-    snapshot = fold(events)
-    assert snapshot is not None
     statements.append(("UPDATE episode SET snapshot = ?, head_hash = ? WHERE id = ?",
-                       (snapshot.model_dump_json(), prev, victim)))
+                       (snapshot_text(snapshot), prev, victim)))
     taken = audit.digest(audit_store)
     tamper(url, *statements)
     report = audit.verify(audit_store)
@@ -153,15 +157,17 @@ def test_verify_replays_a_consistently_rewritten_chain(store: Store, audit_store
 
 
 def _truncate_tail(url: str, store: Store, episode_id: str, keep: int) -> None:
-    """Cut the history after `keep` events and make the snapshot agree: the chain alone is fine."""
+    """Cut the history after `keep` events and make the episode row agree (snapshot, head, updated_at): the chain
+    alone is fine."""
     kept = store.history(episode_id)[:keep]
     from pathway.episode import fold
 
     snapshot = fold(s.event for s in kept)
     assert snapshot is not None
     tamper(url, ("DELETE FROM event WHERE episode_id = ? AND seq > ?", (episode_id, keep)),
-           ("UPDATE episode SET version = ?, state = ?, snapshot = ?, head_hash = ? WHERE id = ?",
-            (keep, str(snapshot.state), snapshot.model_dump_json(), kept[-1].hash, episode_id)))
+           ("UPDATE episode SET version = ?, state = ?, snapshot = ?, head_hash = ?, updated_at = ? WHERE id = ?",
+            (keep, str(snapshot.state), snapshot_text(snapshot), kept[-1].hash, time_text(kept[-1].event.recorded_at),
+             episode_id)))
 
 
 def test_digest_detects_tail_truncation_that_verify_cannot(store: Store, audit_store: Store, url: str) -> None:

@@ -34,6 +34,7 @@ class Driver:
     episode: Episode | None = None
     events: list[Event] = field(default_factory=list)
     actor: str = "nurse-a"
+    refused: int = 0  # refused attempts (the refusal log's length, as `crs audit verify` counts it)
 
     def _commit(self, event: Event) -> Episode:
         self.episode = apply(self.episode, event)
@@ -222,12 +223,13 @@ def run_step(d: Driver, step: Step, t0: datetime) -> Answer:
     if step.verb == "verify":
         problems = replay_problems(d.events) + ([] if fold(d.events) == d.episode else [(0, "fold differs")])
         return Answer(0 if not problems else 5, body={"ok": not problems, "episodes": 1, "events": len(d.events),
-                                                      "failures": as_json(problems)})
+                                                      "refusals": d.refused, "failures": as_json(problems)})
     at = step_at(step, t0)
     assert at is not None
     try:
         state, deviation = _perform(d, step, at)
     except Refused as refused:
+        d.refused += 1
         return Answer(1, error={"rule": refused.rule, "rules": list(refused.rules),
                                 "overridable": refused.overridable,
                                 "earliest_at": iso(refused.earliest_at) if refused.earliest_at else None})
