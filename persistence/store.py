@@ -65,6 +65,10 @@ def _cannot_open(url: URL, exc: DBAPIError, *, writing: bool = False) -> Invalid
         reason = str(exc.orig).splitlines()[0] if exc.orig is not None else "unknown error"
         return Invalid(f"cannot open the database {shown_path(path)}: {reason}")
     where = f"{url.host or 'localhost'}:{url.port or 5432}/{url.database or ''}"
+    original = getattr(exc, "orig", None)
+    if getattr(original, "sqlstate", None) == "42501" or "permission denied" in str(original).lower():
+        return Invalid(f"the PostgreSQL login '{url.username or '?'}' may not use the crs database {where} "
+                       "(permission denied); ask its owner for the crs_clinician or crs_auditor role (`crs roles`)")
     return Invalid(f"cannot open the PostgreSQL database {where}; check that the server runs and the URL is right")
 
 

@@ -24,6 +24,6 @@ def test_demo_human_output(crs) -> None:  # type: ignore[no-untyped-def]
     text = ran.stdout
     for rule in ("REFRACTORY_ORDER", "TOCI_MIN_INTERVAL", "ESCALATION_ORDER"):
         assert f"REFUSED by {rule}" in text
-    assert "OK: 1 episode(s), 10 event(s) verified" in text
+    assert "OK: 1 episode(s), 10 event(s), 3 refused attempt(s) verified" in text
     assert "Next steps" in text and "13 steps: 10 accepted, 3 refused" in text
     assert "\x1b[" not in text, "no colour when stdout is not a terminal"

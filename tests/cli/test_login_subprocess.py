@@ -171,6 +171,7 @@ def test_a_login_without_a_crs_role_gets_one_sentence(team: Team) -> None:
                                                   "--age-years", "50")):
         done = crs(url, *args)
         assert done.code == 2 and one_sentence(done.stderr), (args, done)
+        assert "permission denied" in done.stderr and team.stranger in done.stderr, (args, done)  # not "is it running"
     assert team.counts() == before
 
 
