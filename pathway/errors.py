@@ -124,6 +124,8 @@ class UntrustedRecord(IntegrityError):
     logged, nothing else is written, and every step on the episode is refused until QA has looked."""
 
     rule = "RECORD_INTEGRITY"
+    rules = (rule,)  # as a Refused has them, for the refusal log
+    breaks_seq = None
 
     def __init__(self, episode_id: str, message: str) -> None:
         super().__init__(message)

@@ -63,15 +63,11 @@ class StepResult:
 
 
 def refusal_record(command: Command, refused: Refused | UntrustedRecord, now: datetime) -> RefusalRecord:
-    if isinstance(refused, UntrustedRecord):
-        rule, rules, breaks_seq = refused.rule, (refused.rule,), None
-    else:
-        rule, rules, breaks_seq = refused.rule, refused.rules, refused.breaks_seq
     return RefusalRecord(
         at=command.at, recorded_at=as_utc(now), actor=command.actor,
         episode_id=getattr(command, "episode_id", None), kind=command.kind,
         command=command.model_dump(mode="json", exclude={"policy"}),
-        rule=rule, rules=rules, message=refused.message, breaks_seq=breaks_seq,
+        rule=refused.rule, rules=tuple(refused.rules), message=refused.message, breaks_seq=refused.breaks_seq,
     )
 
 

@@ -32,7 +32,7 @@ from pathway.service import RefusalRecord
 from persistence.chain import GENESIS, link
 from persistence.ids import random_episode_id
 from persistence.identity import login_for, session_users
-from persistence.rows import (EVENT_COLUMNS, REFUSAL_CHAIN_COLUMNS, REFUSAL_COLUMNS, EventRecord, canonical_text,
+from persistence.rows import (EVENT_COLUMNS, REFUSAL_CHAIN_COLUMNS, REFUSAL_COLUMNS, EventRecord, canonical_from_row,
                               chained_refusal, episode_params, event_from_row, event_params, refusal_params,
                               snapshot_params, snapshot_sha256, snapshot_text, target_of)
 
@@ -117,7 +117,7 @@ def _check_head(episode_id: str, version: int, head_hash: str, head: EventRecord
     """The snapshot row's head is the stored event at its version, and that event matches its own hash."""
     if head.seq is None:
         raise _untrusted(episode_id, version, "names an event that is not in its history")
-    canonical = canonical_text(head._asdict())
+    canonical = canonical_from_row(head)
     if canonical is None:
         try:
             canonical = event_from_row(head).event.canonical()

@@ -23,81 +23,23 @@ import shutil
 import signal
 import subprocess
 import sys
-import sysconfig
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from functools import cache
 from pathlib import Path
 from typing import Any
 
 import pytest
 from tests.cli.conftest import Ran
+from tests.support.os_users import CODE, ROOT, as_user, python_for, reachable_folder
+from tests.support.os_users import system_user as make_user
 
-ROOT = Path(__file__).resolve().parents[2]
-CODE = Path(os.environ.get("CRS_TEST_CODE_TREE") or ROOT)  # whose `cli` the subprocesses import
 CARE, AUDITOR = "crs-test-care", "crs-test-audit"
 CRS_2 = ["--temp", "38.6", "--o2", "nasal-cannula", "--o2-flow", "4", "--ice", "10", "--consciousness", "awake"]
 READ_ONLY_COMMANDS = ("audit verify", "audit refusals", "audit report", "status", "history", "list")
 
 
-# -- real OS users and a python they can run ---------------------------------------------------------------------
-
-def make_user(name: str) -> str | None:
-    """A system user (no home, nologin), made once per machine; None: cannot (not root, no useradd)."""
-    if os.geteuid() != 0:
-        return None
-    try:
-        pwd.getpwnam(name)
-        return name
-    except KeyError:
-        pass
-    useradd = shutil.which("useradd") or "/usr/sbin/useradd"
-    done = subprocess.run([useradd, "--system", "--user-group", "--no-create-home", "--shell", "/usr/sbin/nologin",
-                           name], capture_output=True, check=False)
-    try:
-        pwd.getpwnam(name)
-    except KeyError:
-        return None if done.returncode else None
-    return name
-
-
-def as_user(name: str) -> dict[str, Any]:
-    """subprocess.run arguments that run a process as `name`, with its own group only."""
-    entry = pwd.getpwnam(name)
-    return {"user": entry.pw_uid, "group": entry.pw_gid, "extra_groups": []}
-
-
-@cache
-def python_for(name: str) -> tuple[tuple[str, ...], tuple[tuple[str, str], ...]] | str:
-    """How `name` runs this project's python: (argv prefix, extra environment), or why it cannot.
-
-    The venv's own interpreter when that user may run it; otherwise (the venv points into a folder only root
-    can enter, such as /root/.pyenv) the system interpreter of the same version with the venv's packages on
-    PYTHONPATH. Nothing is copied."""
-    probe = ("import sqlite3, sqlalchemy, typer, pydantic_core, platformdirs, cli; "
-             "print(sqlite3.sqlite_version)")
-    packages = os.pathsep.join(dict.fromkeys([sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]]))
-    version = f"python{sys.version_info.major}.{sys.version_info.minor}"
-    candidates: list[tuple[tuple[str, ...], tuple[tuple[str, str], ...]]] = [((sys.executable,), ())]
-    for folder in ("/usr/bin", "/usr/local/bin"):
-        if Path(folder, version).is_file():
-            candidates.append(((str(Path(folder, version)),), (("PYTHONPATH", packages),)))
-    import sqlite3
-
-    reasons = []
-    for argv, extra in candidates:
-        try:
-            done = subprocess.run([*argv, "-c", probe], capture_output=True, text=True, cwd=CODE, timeout=60,
-                                  env={"PATH": "/usr/bin:/bin", **dict(extra)}, **as_user(name))
-        except OSError as exc:
-            reasons.append(f"{argv[0]}: {exc.strerror}")
-            continue
-        if done.returncode == 0 and done.stdout.strip() == sqlite3.sqlite_version:
-            return argv, extra
-        reasons.append(f"{argv[0]}: {(done.stderr.strip().splitlines() or [done.stdout.strip()])[-1]}")
-    return f"user {name} cannot run this project's python ({'; '.join(reasons)})"
 
 
 @pytest.fixture(scope="module")
@@ -242,12 +184,8 @@ def template(users: tuple[str, str]) -> Iterator[Template]:
 @pytest.fixture
 def base() -> Iterator[Path]:
     """A folder both users can reach (pytest's tmp_path is root's own, mode 0700)."""
-    folder = Path(tempfile.mkdtemp(prefix="crs-h17-"))
-    folder.chmod(0o755)
-    try:
+    with reachable_folder("crs-h17-") as folder:
         yield folder
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
 
 
 def read_everything(ward: Ward, user: str, commands: tuple[str, ...] = READ_ONLY_COMMANDS) -> dict[str, Any]:

@@ -13,7 +13,6 @@ themselves. The full-disk case mounts a 256 KiB tmpfs (root only).
 """
 
 import os
-import shutil
 import sqlite3
 import subprocess
 import sys
@@ -23,7 +22,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.persistence.test_audit_other_user import AUDITOR, CODE, as_user, make_user, python_for
+from tests.persistence.test_audit_other_user import AUDITOR
+from tests.support.os_users import CODE, as_user, python_for, reachable_folder
+from tests.support.os_users import system_user as make_user
 from tests.cli.conftest import Ran as CliRan
 
 OPEN = ["open", "--patient", "P-1", "--weight-kg", "70", "--age-years", "58", "--at", "2026-01-05T08:00:00Z"]
@@ -72,15 +73,8 @@ def listing(folder: Path) -> dict[str, bytes]:
 @pytest.fixture
 def shared() -> Iterator[Path]:
     """A folder any user can reach (pytest's tmp_path is its owner's alone)."""
-    folder = Path(tempfile.mkdtemp(prefix="crs-paths-"))
-    folder.chmod(0o755)
-    try:
+    with reachable_folder("crs-paths-") as folder:
         yield folder
-    finally:
-        for path in folder.rglob("*"):
-            if path.is_dir() and not path.is_symlink():
-                path.chmod(0o755)
-        shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.fixture

@@ -59,12 +59,9 @@ def _service_account() -> tuple[int, int] | None:
     """(uid, gid) to run the server as, or None to run as ourselves (not root)."""
     if os.geteuid() != 0:
         return None
-    try:
-        entry = pwd.getpwnam(SERVICE_USER)
-    except KeyError:
-        subprocess.run(["useradd", "--system", "--user-group", "--no-create-home", "--shell", "/usr/sbin/nologin",
-                        SERVICE_USER], capture_output=True, check=False)
-        entry = pwd.getpwnam(SERVICE_USER)  # KeyError here: useradd failed and nobody else made it
+    from tests.support.os_users import system_user
+
+    entry = pwd.getpwnam(system_user(SERVICE_USER) or SERVICE_USER)  # KeyError here: no one could make it
     return entry.pw_uid, entry.pw_gid
 
 
