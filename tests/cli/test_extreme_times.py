@@ -33,6 +33,7 @@ CHECKOUT = Path(cli.__file__).resolve().parents[1]
 RANGE = "is outside the clinical time range crs accepts: give a time from 1900-01-01 to 2200-01-01 (UTC)"
 #: The previous release, checked out (read-only) for the tests that need an episode only it could write.
 PREVIOUS = Path(os.environ.get("CRS_PREVIOUS_CHECKOUT", "/tmp/prev"))
+PREVIOUS_COMMIT = "7a35703"  # the release before issue 11
 
 
 def crs_process(db_url: str, *args: str, cwd: Path = CHECKOUT) -> Ran:
@@ -158,17 +159,28 @@ def test_html_report_of_an_episode_open_for_years_is_not_exit_70(store: Store, c
         assert_reads(crs, episode)
 
 
-def _previous_release() -> Path:
-    if not (PREVIOUS / "cli" / "__main__.py").is_file():
-        pytest.skip(f"no previous release checked out at {PREVIOUS} (set CRS_PREVIOUS_CHECKOUT)")
-    return PREVIOUS
+@pytest.fixture(scope="module")
+def previous_release(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The previous release's tree: CRS_PREVIOUS_CHECKOUT if given, else PREVIOUS_COMMIT taken out of this
+    repository's own history with `git archive` (a fresh clone has it), so the test runs in CI too."""
+    if "CRS_PREVIOUS_CHECKOUT" in os.environ or (PREVIOUS / "cli" / "__main__.py").is_file():
+        if not (PREVIOUS / "cli" / "__main__.py").is_file():
+            pytest.skip(f"no previous release checked out at {PREVIOUS}")
+        return PREVIOUS
+    target = tmp_path_factory.mktemp("previous-release")
+    archive = subprocess.run(["git", "-C", str(CHECKOUT), "archive", PREVIOUS_COMMIT], capture_output=True,
+                             timeout=120)
+    if archive.returncode != 0:
+        pytest.skip(f"the previous release {PREVIOUS_COMMIT} is not in this repository's history")
+    subprocess.run(["tar", "-x", "-C", str(target)], input=archive.stdout, check=True, timeout=120)
+    return target
 
 
-def test_an_episode_the_previous_release_opened_at_0001_01_01_still_reads(db_url: str,
-                                                                          crs: Callable[..., Ran]) -> None:
+def test_an_episode_the_previous_release_opened_at_0001_01_01_still_reads(db_url: str, crs: Callable[..., Ran],
+                                                                          previous_release: Path) -> None:
     """Made by the previous release itself (`python -m cli` from its checkout), then read by today's crs
     (after `crs upgrade` if the schema moved on): report, status, history, verify, refusals, list."""
-    previous = _previous_release()
+    previous = previous_release
     opened = crs_process(db_url, "--json", "open", "--patient", "OLD-1", "--weight-kg", "70", "--age-years", "50",
                          "--at", "0001-01-01T00:00:00Z", cwd=previous)
     assert opened.code == 0, opened.stderr
