@@ -92,6 +92,7 @@ def test_r1_boundary_of_the_seed_patient_is_exact() -> None:
     assert refused.value.rule == "TOCI_DOSE_MAX" and not refused.value.overridable
 
 
+@pytest.mark.teeth
 def test_r1_old_rounding_is_caught_by_the_state_machine(monkeypatch: pytest.MonkeyPatch) -> None:
     """Put the old nearest-0.1 mg rounding back: the stateful suite must find the breach again (since
     issue 9 the same rounding also puts a recommended steroid dose above its per-kg ceiling, e.g.

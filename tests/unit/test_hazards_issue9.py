@@ -23,6 +23,7 @@ from pathway.recommend import status
 from pathway.rules import RULES
 from pathway.sources import SOURCES
 from states import PATHWAY, SUPPORTIVE
+from tests.properties.profiles import examples
 from tests.scenarios.driver import Driver, acts, alternatives, gives, steroid_steps, t
 from tests.unit.random_episodes import Walk, plans, walk
 
@@ -238,7 +239,7 @@ def invariants_h11(w: Walk) -> None:
         assert len(actions) == len(set(actions))
 
 
-@settings(max_examples=150)
+@settings(max_examples=examples(150))
 @given(plans)
 def test_h11_never_two_steroid_steps_in_any_status(plan: dict[str, Any]) -> None:
     invariants_h11(walk(plan))
@@ -317,7 +318,7 @@ def test_h14_the_seed_episodes_cite_no_seed() -> None:
         assert step_citations(st) and not [c for c in step_citations(st) if is_seed(c)]
 
 
-@settings(max_examples=150)
+@settings(max_examples=examples(150))
 @given(plans)
 def test_h14_no_next_step_in_any_status_cites_a_seed(plan: dict[str, Any]) -> None:
     for seen in walk(plan).seen:
@@ -333,7 +334,7 @@ def _fully_assessed_zero(event_data: dict[str, Any]) -> bool:
             and not event_data["crs_basis"]["missing"] and not event_data["icans_basis"]["missing"])
 
 
-@settings(max_examples=150)
+@settings(max_examples=examples(150))
 @given(plans)
 def test_no_null_grade_shown_as_0_and_no_resolve_without_fully_assessed_zeros(plan: dict[str, Any]) -> None:
     w = walk(plan)
@@ -354,7 +355,7 @@ def test_no_null_grade_shown_as_0_and_no_resolve_without_fully_assessed_zeros(pl
             assert older and _fully_assessed_zero(older[-1].data)  # and the streak began 24 h or more ago
 
 
-@settings(max_examples=150)
+@settings(max_examples=examples(150))
 @given(plans)
 def test_no_recommended_steroid_dose_above_its_per_kg_or_absolute_ceiling(plan: dict[str, Any]) -> None:
     for seen in walk(plan).seen:

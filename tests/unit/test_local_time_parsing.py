@@ -23,6 +23,7 @@ from hypothesis import strategies as st
 from cli import values
 from cli.errors import sentence
 from pathway.clock import EARLIEST_TIME, LATEST_TIME
+from tests.properties.profiles import examples
 
 #: The brief's zones (a 30-minute DST in Lord Howe), plus a whole skipped day (Apia, 2011-12-30) and a
 #: DST change at midnight (São Paulo until 2019), where the skipped "hour" is 00:00-00:59.
@@ -117,7 +118,7 @@ def test_the_zones_have_the_clock_changes_the_tests_rely_on() -> None:
     assert any(after - before == timedelta(hours=24) for _, before, after in transitions("Pacific/Apia"))
 
 
-@settings(max_examples=400)
+@settings(max_examples=examples(400))
 @given(local_times())
 def test_a_naive_time_is_the_one_instant_it_names_or_is_refused(case: tuple[str, datetime]) -> None:
     name, naive = case
@@ -205,7 +206,7 @@ def _machine_zone() -> ZoneInfo | None:
         return None
 
 
-@settings(max_examples=100)
+@settings(max_examples=examples(100))
 @given(st.datetimes(min_value=FIRST, max_value=LAST))
 def test_with_tz_unset_the_machine_zone_decides(naive: datetime) -> None:
     naive = naive.replace(fold=0)
@@ -238,7 +239,7 @@ def test_times_outside_the_clinical_range_are_refused_naming_it(text: str) -> No
                            "2200-01-01 (UTC)")
 
 
-@settings(max_examples=300)
+@settings(max_examples=examples(300))
 @given(st.datetimes(timezones=st.none() | st.builds(
     timezone, st.integers(-86_340, 86_340).map(lambda s: timedelta(seconds=s)))), st.sampled_from(ZONES))
 def test_any_representable_time_is_accepted_in_range_or_refused_with_a_value_error(moment: datetime,

@@ -19,6 +19,7 @@ def _files(package: str) -> list[Path]:
     return sorted((ROOT / package).rglob("*.py"))
 
 
+@pytest.mark.source_text
 @pytest.mark.parametrize("path", _files("pathway") + _files("states"), ids=lambda p: str(p.relative_to(ROOT)))
 def test_module_is_pure(path: Path) -> None:
     tree = ast.parse(path.read_text())
