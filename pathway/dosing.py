@@ -152,7 +152,7 @@ def regimen(name: str, episode: Episode) -> Regimen:
     if name == "tocilizumab":
         per_kg = toci_mg_per_kg(w, p)
         dose = toci_dose_mg(w, p)
-        capped = " (800 mg cap)" if dose >= HARD_LIMITS.toci_single_dose_max_mg else ""
+        capped = ", 800 mg cap" if dose >= HARD_LIMITS.toci_single_dose_max_mg else ""
         return Regimen(name, Drug.TOCILIZUMAB, dose, Route.IV, None,
                        f"tocilizumab {dose:g} mg IV over 1 h ({per_kg:g} mg/kg{capped})",
                        ("LABEL-TOCI", "NCCN-2026", "ASCO-2021"))
