@@ -34,8 +34,16 @@ class Graded(BaseModel):
     @property
     def fully_assessed_zero(self) -> bool:
         """CRS 0 and ICANS 0, each with nothing missing: the only observation that counts toward resolution."""
-        return (self.crs_grade == 0 and self.icans_grade == 0
-                and not self.crs_basis.get("missing") and not self.icans_basis.get("missing"))
+        return fully_assessed_zero(self.crs_grade, self.icans_grade, self.crs_basis, self.icans_basis)
+
+
+# The decisions behind the models' properties are module functions on purpose: mutation testing (mutmut,
+# docs/SAFETY.md) does not mutate decorated functions, and these decide resolution, severity and fever.
+def fully_assessed_zero(crs_grade: int | None, icans_grade: int | None, crs_basis: dict[str, Any],
+                        icans_basis: dict[str, Any]) -> bool:
+    """Both grades 0 and neither basis missing an input (H6: a blank observation never counts as 0)."""
+    return (crs_grade == 0 and icans_grade == 0
+            and not crs_basis.get("missing") and not icans_basis.get("missing"))
 
 
 class Assessed(BaseModel):
@@ -105,24 +113,34 @@ class Episode(BaseModel):
 
     @property
     def steroid_given(self) -> bool:
-        return any(d.drug in STEROIDS for d in self.doses)
+        return any_of(self.doses, STEROIDS)
 
     @property
     def fever_masked(self) -> bool:
         """Tocilizumab or a steroid given: hypotension/hypoxia grade CRS without fever (§1)."""
-        return any(d.drug in FEVER_MASKING for d in self.doses)
+        return any_of(self.doses, FEVER_MASKING)
 
     @property
     def severity(self) -> int | None:
         """The worse of the latest assessed CRS and ICANS grades; None when neither was ever assessed.
 
         Improvement and worsening are judged on it (CLINICAL.md §7); a not-assessed grade adds nothing."""
-        grades = [a.grade for a in (self.crs, self.icans) if a is not None]
-        return max(grades) if grades else None
+        return worse_grade(self.crs, self.icans)
 
     @property
     def is_closed(self) -> bool:
         return self.state is State.CLOSED
+
+
+def any_of(doses: list["DoseRecord"], drugs: frozenset[Drug]) -> bool:
+    """Whether any recorded dose is of one of these drugs."""
+    return any(d.drug in drugs for d in doses)
+
+
+def worse_grade(crs: "Assessed | None", icans: "Assessed | None") -> int | None:
+    """The worse of two assessed grades; None when neither domain was ever assessed (never 0)."""
+    grades = [a.grade for a in (crs, icans) if a is not None]
+    return max(grades) if grades else None
 
 
 def _open(event: Event) -> Episode:

@@ -454,6 +454,9 @@ CONDITIONS: dict[str, Callable[[Episode, datetime], bool]] = {
     "escalation_pending": lambda ep, now: not escalation_allowed(ep) and at_least(ep.severity, 1),
     "refractory_due": _refractory_due,
     "escalated_course_continues": lambda ep, now: (_escalated_course_running(ep, now) and at_least(ep.severity, 2)),
+    "standard_course_under_way": lambda ep, now: (ep.escalated_started_at is None
+                                                  and last_steroid(ep, "standard") is not None
+                                                  and at_least(ep.severity, 2)),
     "refractory_pending": lambda ep, now: not _refractory_due(ep, now) and at_least(ep.severity, 1),
     "methylprednisolone_step_down": lambda ep, now: (_taper_now(ep, now)
                                                      and last_steroid(ep) is Drug.METHYLPREDNISOLONE),

@@ -126,5 +126,9 @@ STEROID_COURSE: tuple[Recommend, ...] = (
     Recommend("REC_STEROID_ESCALATED_CONTINUE", "give", "escalated_course_continues",
               "escalated steroid course continues (refractory drugs are added to it, not substituted)",
               ("NCCN-2026", "ASCO-2021"), regimen="escalated_course", priority=14),
+    # a refractory drug given during a standard course (H12): that course continues too
+    Recommend("REC_STEROID_STANDARD_CONTINUE", "give", "standard_course_under_way",
+              "standard steroid course continues (refractory drugs are added to it, not substituted)",
+              ("NCCN-2026", "ASCO-2021"), regimen="standard_course", priority=14),
     *STEROID_TAPER,
 )
