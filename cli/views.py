@@ -348,6 +348,10 @@ def verified(out: Console, payload: dict[str, Any]) -> None:
         anchored = " and the checkpoint extended exactly" if payload.get("checkpoint") else ""
         out.print(Text(f"OK: {counted} verified (hash chains, replay equals the stored state, the refusal log's "
                        f"chain, the append-only triggers{anchored}).", style="green"))
+        if payload.get("earlier_pathway_events"):
+            out.print(Text(f"{payload['earlier_pathway_events']} event(s) were decided by an earlier pathway "
+                           "version: checked by their hash chain and kept as decided, not re-decided by today's "
+                           "rules."))
         return
     out.print(Text(f"FAILED: {len(payload.get('failures', []))} problem(s) in {counted}.", style="bold red"))
     table = Table()

@@ -34,6 +34,20 @@ class Override(BaseModel):
     actor: str
 
 
+#: The version of the pathway's decision rules, recorded in the data of every event it decides
+#: (`data["pathway"]`, inside the hash). Replay re-decides only the events this version decided: an event
+#: decided by another version (or before versions were recorded, no key) keeps the decision it was given,
+#: vouched for by the chain and the signed checkpoints, never re-interpreted by today's rules (HAZARDS H23).
+#: Bump it with any change that would decide a recorded step differently.
+PATHWAY_VERSION = "2"
+
+
+def decided_by(data: dict[str, Any]) -> str | None:
+    """The pathway version that decided an event with this data (None: before versions were recorded)."""
+    version = data.get("pathway")
+    return version if isinstance(version, str) else None
+
+
 #: Envelope fields the store stamps on append; the pathway never sets or reads them.
 STAMPS = ("login", "snapshot_sha256")
 

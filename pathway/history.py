@@ -32,7 +32,7 @@ from pathway.commands import (AdministerDose, Close, Correct, EntryCommand, Open
 from pathway.drugs import DEFAULT_ROUTE
 from pathway.episode import Episode, apply, fold
 from pathway.errors import IntegrityError, Invalid, Refused, Violation
-from pathway.events import Event, Override
+from pathway.events import PATHWAY_VERSION, Event, Override
 from pathway.guards import future_violation
 from pathway.machine import check_screen, evaluate
 from pathway.policy import Policy
@@ -431,6 +431,7 @@ def decide_change(current: Episode, events: Sequence[Event], command: EntryComma
         assert command.override_reason is not None
         override = Override(rule=rules[0], rules=rules, reason=command.override_reason, actor=command.actor)
     kind = command.kind
+    data["pathway"] = PATHWAY_VERSION
     event = Event(episode_id=current.id, seq=seq, kind=kind, at=at, recorded_at=now, actor=command.actor,
                   from_state=current.state.value, to_state=result.episode.state.value, data=data, override=override)
     return event, result.episode

@@ -18,7 +18,7 @@ from pathway.dosing import DOSE_LIMITS, steroid_intensity
 from pathway.drugs import REFRACTORY_DRUGS, STEROIDS, Drug
 from pathway.episode import Episode
 from pathway.errors import Invalid, Refused, Violation
-from pathway.events import Event, Override
+from pathway.events import PATHWAY_VERSION, Event, Override
 from pathway.grading import crs_grade, icans_grade, uses_capd
 from pathway.guards import CHECKS, ROUTES, STRUCTURAL_RULES, Context, future_violation
 from pathway.table import transition_specs
@@ -179,6 +179,7 @@ class Evaluation:
         if late is not None:
             data["late"] = True
             data["late_reason"] = late
+        data["pathway"] = PATHWAY_VERSION
         return Event(episode_id=episode.id, seq=seq, kind=command.kind, at=command.at, recorded_at=ctx.now,
                      actor=command.actor, from_state=episode.state.value, to_state=dest.value, data=data,
                      override=override)
@@ -216,5 +217,6 @@ def decide_open(command: OpenEpisode, episode_id: str, now: datetime) -> Event:
                             "age_years": command.age_years, "policy": command.policy.model_dump(mode="json")}
     if command.context:
         data["context"] = command.context
+    data["pathway"] = PATHWAY_VERSION
     return Event(episode_id=episode_id, seq=1, kind="open", at=command.at, recorded_at=now, actor=command.actor,
                  from_state=None, to_state=INITIAL.value, data=data)

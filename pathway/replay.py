@@ -6,6 +6,12 @@ it and decided again at its own `recorded_at`; the pathway must produce the very
 An event the pathway would refuse, or would record differently, is named by seq. `replay` also
 folds every event in the same pass, so a caller that needs the replayed episode (audit verify
 compares it with the stored snapshot) does not fold the history a second time.
+
+Replay is by the version that decided (HAZARDS H23): only the events today's pathway decided
+(`data["pathway"] == PATHWAY_VERSION`) are re-decided. An event decided by an earlier pathway keeps its
+decision: it is folded as recorded and counted (`Replayed.earlier`), its bytes vouched for by the chain
+and by signed checkpoints. Re-deciding it with today's rules would make a clean record look forged (v2
+made an unassessed grade null where v1 recorded 0), or re-interpret the past in silence.
 """
 
 from dataclasses import dataclass, field
@@ -14,11 +20,11 @@ from typing import Iterable, Sequence
 from pathway.commands import Correct, OpenEpisode, Void
 from pathway.episode import Episode, apply
 from pathway.errors import IntegrityError, Invalid, Refused
-from pathway.events import Event
+from pathway.events import PATHWAY_VERSION, Event, decided_by
 from pathway.history import command_of, decide_change, is_change, redecide as redecide_history, standing
 from pathway.machine import decide, decide_open
 
-__all__ = ["FOLD_ERRORS", "Replayed", "command_of", "redecide", "replay", "replay_problems"]
+__all__ = ["FOLD_ERRORS", "Replayed", "command_of", "redecide", "replay", "replay_problems", "snapshot_disagreements"]
 
 #: What `fold` raises on events that do not make an episode (audit verify reports it, not the text).
 FOLD_ERRORS = (ValueError, KeyError, TypeError, AttributeError)
@@ -63,6 +69,8 @@ class Replayed:
     episode: Episode | None = None
     #: The seq of the event the fold failed on (the events do not make an episode), else None.
     unfolded_at: int | None = None
+    #: Events decided by an earlier pathway version: folded as recorded, not re-decided (H23).
+    earlier: int = 0
 
 
 def replay(events: Iterable[Event], *, redeciding: bool = True, settled: int = 0) -> Replayed:
@@ -76,7 +84,11 @@ def replay(events: Iterable[Event], *, redeciding: bool = True, settled: int = 0
     expected_seq = 1
     seen: list[Event] = []
     for event in events:
-        if redeciding and event.seq > settled:
+        current = decided_by(event.data) == PATHWAY_VERSION
+        result.earlier += not current
+        if not current and event.seq != expected_seq and not result.problems:
+            result.problems.append((event.seq, f"expected seq {expected_seq}"))
+        if redeciding and event.seq > settled and current:
             problem = redecide(episode, event, expected_seq, seen)
             if problem is not None:
                 result.problems.append((event.seq, problem))
@@ -98,6 +110,21 @@ def refold(events: Sequence[Event]) -> Episode:
         return redecide_history(standing(events)).episode
     except Refused as refused:
         raise ValueError(f"the corrected history does not replay ({refused.rule})") from None
+
+
+def snapshot_disagreements(stored: object, folded: object, path: str = "") -> list[str]:
+    """Where a snapshot written by an earlier pathway disagrees with today's fold of the same history: the
+    fields it records that the fold also has, compared value for value (lists item by item). A field only
+    one side has is a difference of versions, not of facts; a recorded fact the fold does not reproduce
+    (a dose deleted, a state changed) is a disagreement. Paths only, never values (no patient data)."""
+    if isinstance(stored, dict) and isinstance(folded, dict):
+        return [p for key in stored if key in folded
+                for p in snapshot_disagreements(stored[key], folded[key], f"{path}.{key}" if path else key)]
+    if isinstance(stored, list) and isinstance(folded, list):
+        if len(stored) != len(folded):
+            return [path]
+        return [p for i, (a, b) in enumerate(zip(stored, folded)) for p in snapshot_disagreements(a, b, f"{path}[{i}]")]
+    return [] if stored == folded else [path]
 
 
 def replay_problems(events: Iterable[Event]) -> list[tuple[int, str]]:

@@ -46,8 +46,8 @@ from sqlalchemy.exc import DBAPIError
 
 from pathway.episode import Episode
 from pathway.errors import Invalid, NotFound
-from pathway.events import Event, EventKind, Override
-from pathway.replay import replay
+from pathway.events import PATHWAY_VERSION, Event, EventKind, Override, decided_by
+from pathway.replay import replay, snapshot_disagreements
 from persistence import triggers
 from persistence.chain import GENESIS, link
 from persistence.rows import (EVENT_COLUMNS, REFUSAL_CHAIN_COLUMNS, REFUSAL_COLUMNS, EventRecord, canonical_from_row,
@@ -171,6 +171,9 @@ class VerifyReport:
     episodes: int = 0
     events: int = 0
     refusals: int = 0
+    #: Events decided by an earlier pathway version: checked by their chain (and any signed checkpoint),
+    #: folded as recorded, not re-decided by today's rules (H23).
+    earlier: int = 0
     failures: list[Failure] = field(default_factory=list)
     #: The refusal log's head as verified: (seq, hash); (0, GENESIS) for an empty log.
     refusal_head: tuple[int, str] = (0, GENESIS)
@@ -181,7 +184,7 @@ class VerifyReport:
 
     def as_json(self) -> dict[str, Any]:
         return {"ok": self.ok, "episodes": self.episodes, "events": self.events, "refusals": self.refusals,
-                "failures": [f.as_json() for f in self.failures]}
+                "earlier_pathway_events": self.earlier, "failures": [f.as_json() for f in self.failures]}
 
 
 class Witness(Protocol):
@@ -365,6 +368,17 @@ def _check_episode_row(ep: EpisodeRow, rows: list[EventRow], events: list[Event]
         fail(last.seq, "the stored snapshot does not match the snapshot hash its head event recorded (edited)")
 
 
+def _legacy_disagreements(snapshot: Any, replayed: Episode) -> list[str]:
+    """The fields of a snapshot written by an earlier pathway that today's fold does not reproduce."""
+    try:
+        stored = from_json(snapshot) if isinstance(snapshot, str) else None
+    except ValueError:
+        stored = None
+    if not isinstance(stored, dict):
+        return ["the snapshot cannot be read"]
+    return snapshot_disagreements(stored, replayed.model_dump(mode="json"))
+
+
 def _stored_state(snapshot: Any) -> Any:
     """The state a snapshot text records (None if it cannot be read)."""
     try:
@@ -375,14 +389,15 @@ def _stored_state(snapshot: Any) -> Any:
 
 
 def check_history(ep: EpisodeRow, rows: list[EventRow], redeciding: bool = True,
-                  settled: int = 0) -> list[tuple[int | None, str]]:
+                  settled: int = 0, tally: list[int] | None = None) -> list[tuple[int | None, str]]:
     """Every problem with one episode: its chain, its episode row, and the replay of its events.
 
     (seq, problem) in the order found; [] when the episode verifies. Reads nothing but its arguments.
     `settled` > 0 (an incremental verify from a signed checkpoint whose event at that seq this history
     still has, see verify_incremental): the events up to it are folded without being re-decided, and
     a history that ends there is not folded at all (its snapshot is checked by the hash its head event
-    recorded, which the checkpoint's own full verify tied to the fold)."""
+    recorded, which the checkpoint's own full verify tied to the fold). `tally`, if given, gets the number
+    of events decided by an earlier pathway version appended (folded as recorded, not re-decided: H23)."""
     found: list[tuple[int | None, str]] = []
 
     def fail(seq: int | None, problem: str) -> None:
@@ -410,6 +425,18 @@ def check_history(ep: EpisodeRow, rows: list[EventRow], redeciding: bool = True,
         found.extend(result.problems or [(result.unfolded_at, "the events do not replay into an episode")])
         return found
     replayed = result.episode
+    if tally is not None:
+        tally.append(result.earlier)
+    if replayed is not None and decided_by(events[-1].data) != PATHWAY_VERSION:
+        # a snapshot an earlier pathway wrote: it must agree with the fold on every field it records
+        if _stored_state(ep.snapshot) != ep.state:
+            fail(ep.version, "the stored state differs from the stored snapshot's")
+        elif (wrong := _legacy_disagreements(ep.snapshot, replayed)):
+            fail(ep.version, f"the stored snapshot disagrees with the replayed episode ({', '.join(wrong[:5])})")
+        elif str(replayed.state) != ep.state:
+            fail(ep.version, "the stored state differs from the replayed state")
+        found.extend(result.problems)
+        return found
     same_text = replayed is not None and snapshot_text(replayed) == ep.snapshot  # the text the store wrote
     stored: Episode | None = None
     if not same_text:
@@ -442,9 +469,9 @@ def _histories(reader: _Reader, episode_id: str | None, witness: Witness | None)
 def _check(ep: EpisodeRow, rows: list[Any], redeciding: bool, settled: int = 0,
            witnessed: list[tuple[int | None, str]] | None = None) -> tuple[str, int, list[tuple[int | None, str]]]:
     records = list(map(EventRow._make, rows))
-    found = (check_history(ep, records, redeciding) if not settled
-             else check_history(ep, records, redeciding, settled))
-    return ep.id, len(rows), [*(witnessed or ()), *found]
+    tally: list[int] = []
+    found = check_history(ep, records, redeciding, settled, tally)
+    return ep.id, len(rows), [*(witnessed or ()), *found], sum(tally)
 
 
 def _check_batch(batch: list[tuple[tuple[Any, ...], list[Any], int, list[Any]]], redeciding: bool) -> list[Any]:
@@ -636,9 +663,10 @@ def verify(store: Store, episode_id: str | None = None, *, witness: Witness | No
                        else (_check(ep, rows, REDECIDE, settled, witnessed)
                              for ep, rows, settled, witnessed in histories))
             try:
-                for checked_id, events, found in checked:
+                for checked_id, events, found, earlier in checked:
                     report.episodes += 1
                     report.events += events
+                    report.earlier += earlier
                     report.failures.extend(Failure(checked_id, seq, problem) for seq, problem in found)
             finally:
                 checked.close()  # stops the workers at once if anything went wrong

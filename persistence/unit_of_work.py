@@ -14,6 +14,7 @@ see the same exceptions. The last snapshots this process wrote or read are kept 
 by their exact JSON text, so a process stepping the same episode does not re-validate it.
 """
 
+import json
 import re
 import threading
 import weakref
@@ -27,7 +28,8 @@ from sqlalchemy.exc import IntegrityError as DbIntegrityError
 
 from pathway.episode import Episode
 from pathway.errors import Conflict, IntegrityError, Invalid, NotFound, Refused, UntrustedRecord
-from pathway.events import Event
+from pathway.events import PATHWAY_VERSION, Event, decided_by
+from pathway.replay import snapshot_disagreements
 from pathway.service import RefusalRecord
 from persistence.chain import GENESIS, link
 from persistence.ids import random_episode_id
@@ -428,7 +430,9 @@ class SqlUnitOfWork:
     def _folded(self, episode_id: str, version: int, snapshot: str, head: EventRecord) -> Episode:
         """The check for an episode whose latest event predates the snapshot hash (written before schema
         0003): its whole chain recomputed and folded, which must equal the snapshot. O(events), once: the
-        event this step appends records the hash."""
+        event this step appends records the hash. A snapshot an earlier pathway version wrote cannot equal
+        today's fold field for field (fields were added since); it must agree on every field it has, and the
+        step then decides on the fold (HAZARDS H15, H23)."""
         from pathway.history import episode_of
 
         if head.seq is None:
@@ -438,6 +442,16 @@ class SqlUnitOfWork:
             folded = episode_of(events)
         except (IntegrityError, Refused, ValueError, KeyError, TypeError) as exc:
             raise _untrusted(episode_id, version, "is not at the end of a history that verifies") from exc
+        if decided_by(events[-1].data) != PATHWAY_VERSION:
+            # written by an earlier pathway (H23): it must agree with the fold on every field it records, and the
+            # step decides on the fold, which has the fields today's pathway reads
+            try:
+                recorded = json.loads(snapshot) if isinstance(snapshot, str) else None
+            except ValueError:
+                recorded = None
+            if not isinstance(recorded, dict) or snapshot_disagreements(recorded, folded.model_dump(mode="json")):
+                raise _untrusted(episode_id, version, "differs from the fold of its history")
+            return folded
         stored = _parsed(snapshot, episode_id)
         if folded.model_dump(mode="json") != stored.model_dump(mode="json"):
             raise _untrusted(episode_id, version, "differs from the fold of its history")

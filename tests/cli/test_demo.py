@@ -12,7 +12,7 @@ def test_demo_json(crs, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
         ("refused", "REFRACTORY_ORDER"), ("refused", "TOCI_MIN_INTERVAL"), ("refused", "ESCALATION_ORDER")]
     assert sum(1 for s in body["steps"] if s["outcome"] == "accepted") == 10
     assert body["steps"][-1]["state"] == "escalated_steroid"
-    assert body["verify"] == {"ok": True, "episodes": 1, "events": 10, "refusals": 3, "failures": []}
+    assert body["verify"] == {"ok": True, "episodes": 1, "events": 10, "refusals": 3, "earlier_pathway_events": 0, "failures": []}
     assert body["status"]["state"] == "escalated_steroid" and body["status"]["deviations"] == 1
     assert all(s["command"].startswith("crs ") and "--at" in s["command"] for s in body["steps"])
     assert not (tmp_path / "crs.db").exists(), "the demo never touches the configured database"

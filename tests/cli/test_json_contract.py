@@ -200,10 +200,10 @@ def test_status_history_list_refusals_verify(crs, episode, t0) -> None:  # type:
 
     verified = crs("audit", "verify", "--json")
     assert verified.code == 0
-    assert verified.json == {"ok": True, "episodes": 1, "events": 3, "refusals": 1, "failures": []}
+    assert verified.json == {"ok": True, "episodes": 1, "events": 3, "refusals": 1, "earlier_pathway_events": 0, "failures": []}
     # one episode's verify also checks the whole refusal log (one chain) and the triggers
     assert crs("audit", "verify", episode, "--json").json == {"ok": True, "episodes": 1, "events": 3, "refusals": 1,
-                                                              "failures": []}
+                                                              "earlier_pathway_events": 0, "failures": []}
 
 
 def test_list_due_by_the_end_of_a_shift(crs) -> None:  # type: ignore[no-untyped-def]

@@ -32,6 +32,6 @@ def test_episode_on_postgresql(crs_bin, postgres_url: str) -> None:  # type: ign
     assert [e["kind"] for e in history["events"]] == ["open", "observe", "give"]
     assert [r["rule"] for r in run("audit", "refusals").json["refusals"]] == ["TOCI_MIN_INTERVAL"]
     assert run("audit", "verify").json == {"ok": True, "episodes": 1, "events": 3, "refusals": 1,
-                                          "failures": []}
+                                          "earlier_pathway_events": 0, "failures": []}
     missing = crs_bin("status", "EZZZZZ", env=env)
     assert missing.code == 4 and missing.stderr.count("\n") == 1

@@ -230,7 +230,7 @@ def test_000_escalation_after_24h_of_dexamethasone(runs: dict[str, Script]) -> N
 def test_000_audit(runs: dict[str, Script]) -> None:
     s = runs["000"]
     assert ok(s, "verify") == {"ok": True, "episodes": 1, "events": 10, "refusals": 3,
-                              "failures": []}
+                              "earlier_pathway_events": 0, "failures": []}
     assert [r["rule"] for r in ok(s, "refusals")["refusals"]] == ["REFRACTORY_ORDER", "TOCI_MIN_INTERVAL",
                                                                    "ESCALATION_ORDER"]
     as_of = ok(s, "as of")

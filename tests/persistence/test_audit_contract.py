@@ -42,7 +42,7 @@ def test_an_untouched_store_verifies(store: Store, audit_store: Store) -> None:
     with pytest.raises(Refused):
         give(store, victim, T0 + minutes(50))  # refusals are in the refusal log's own chain, not an episode's
     report = audit.verify(audit_store)
-    assert report.as_json() == {"ok": True, "episodes": 2, "events": 10, "refusals": 1, "failures": []}
+    assert report.as_json() == {"ok": True, "episodes": 2, "events": 10, "refusals": 1, "earlier_pathway_events": 0, "failures": []}
     assert audit.verify(audit_store, victim).as_json()["episodes"] == 1
     with pytest.raises(NotFound):
         audit.verify(audit_store, "EZZZZZ")

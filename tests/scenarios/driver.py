@@ -223,7 +223,8 @@ def run_step(d: Driver, step: Step, t0: datetime) -> Answer:
     if step.verb == "verify":
         problems = replay_problems(d.events) + ([] if fold(d.events) == d.episode else [(0, "fold differs")])
         return Answer(0 if not problems else 5, body={"ok": not problems, "episodes": 1, "events": len(d.events),
-                                                      "refusals": d.refused, "failures": as_json(problems)})
+                                                      "refusals": d.refused, "earlier_pathway_events": 0,
+                                                      "failures": as_json(problems)})
     at = step_at(step, t0)
     assert at is not None
     try:
