@@ -19,11 +19,25 @@ Issue 9 adds, from the raw events alone (never the episode's own summary fields)
 - fold_view_problems: the episode's latest assessed CRS / ICANS grades and its zero streak agree with
   the same figures computed from the raw events (a not-assessed observation changes neither); SEVERITY:
   its severity and each dose's improvement baseline are the worse of the latest assessed CRS and ICANS.
+
+Issue 12 (H30) adds the indications and the order of therapy, from the raw events before each dose (never
+from pathway/guards.py, whose rules they restate; an override naming the rule is the recorded deviation):
+- TOCI_INDICATION: tocilizumab needs a latest assessed CRS grade of 2 or more, or grade 1 with fever for
+  longer than the policy's grade-1 window (§3); ICANS never indicates it (§8).
+- STEROID_INDICATION: a corticosteroid needs a course already under way (a steroid given before), CRS at
+  the policy's steroid grade (3), ICANS at its steroid grade (2), or CRS grade 2 or more assessed at least
+  the policy's 8 h after the last tocilizumab dose without improvement since that dose (§4).
+- ESCALATION_ORDER: an escalated dose (dexamethasone above the policy's standard dose, methylprednisolone
+  above its standard mg/kg, never above 2 mg/kg) needs CRS or ICANS grade 4, a grade worse than at the
+  first steroid, or an assessment the policy's window (24 h) after a standard dose without improvement
+  since it (§4). Stated one-sided: once an escalated steroid, a refractory drug or a resolve is on record
+  the check stops (the pathway allows a course or a taper there), so it never flags a legitimate step.
+- REFRACTORY_ORDER: a refractory-line drug needs tocilizumab and a corticosteroid given before it (§5).
 """
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -59,6 +73,8 @@ MP_MAX_24H_MG = 2000.0
 ANAKINRA_MAX_MG = 100.0
 ANAKINRA_MAX_24H_MG = 400.0
 SILTUXIMAB_MG_PER_KG = 11.0
+#: A standard methylprednisolone dose is at most 2 mg/kg (§4); above it, escalated.
+MP_STANDARD_MAX_MG_PER_KG = 2.0
 
 #: Allowed routes (rules.py DRUG_ROUTE sentence; CLINICAL.md).
 ROUTES: dict[str, frozenset[str]] = {
@@ -311,9 +327,12 @@ def history_problems(events: Sequence[Event], weight_kg: float, only_last: bool 
     given_drugs: set[str] = set()
     intensities: set[str] = set()
     prev: Event | None = None
+    course = Course(patient) if patient is not None else None
     first_checked = len(events) if only_last else 1
     for i, ev in enumerate(events, start=1):
         if i < first_checked:  # known safe: only record what it establishes
+            if course is not None:
+                course.add(ev)
             if ev.kind == "give":
                 gives[ev.data["drug"]].append((ev.at, float(ev.data["dose_mg"])))
                 given_drugs.add(ev.data["drug"])
@@ -352,6 +371,10 @@ def history_problems(events: Sequence[Event], weight_kg: float, only_last: bool 
             problems += _resolve_problems(ev, events[:i - 1], patient)
         if patient is not None and ev.kind == "give":
             problems += _per_kg_problems(ev, gives, patient)
+        if course is not None:
+            if ev.kind == "give":
+                problems += course.indication_problems(ev)
+            course.add(ev)
         if ev.kind == "give":
             problems += _dose_problems(ev, gives, weight_kg, tol)
             given_drugs.add(ev.data["drug"])
@@ -484,6 +507,152 @@ def _phase_problems(ev: Event, given: set[str], intensities: set[str]) -> list[s
         need = [("tocilizumab" in given, "tocilizumab"), (bool(given & STEROIDS), "a steroid"),
                 (bool(given & REFRACTORY), "a refractory drug")]
     return [f"PHASE_ORDER: seq {ev.seq} entered {ev.to_state} before {what} was given" for ok, what in need if not ok]
+
+
+# -- indications and order of therapy, restated from CLINICAL.md §3–5, §8 (issue 12, H30) --------------
+
+def _overridden(ev: Event, rule: str) -> bool:
+    """The event records a clinician's override passing `rule` (the deviation the record must show)."""
+    return ev.override is not None and rule in ev.override.rules
+
+
+def _hours(hours: float) -> timedelta:
+    """A policy's hours as a timedelta, saturated (an absurd policy figure reads as "never")."""
+    return timedelta(hours=min(max(hours, -1e9), 1e9))
+
+
+def escalated_dose(drug: str, dose_mg: float, patient: Patient) -> bool:
+    """Escalated steroid (§4): dexamethasone above the policy's standard dose; methylprednisolone above the standard
+    mg/kg for the patient's weight, the policy's, never above 2 mg/kg (a site may lower the boundary, not raise it:
+    a pulse is never a standard dose, H24)."""
+    p = patient.policy
+    if drug == "dexamethasone":
+        return dose_mg > p.dexamethasone_standard_mg
+    per_kg = min(p.standard_methylprednisolone_mg_per_kg, MP_STANDARD_MAX_MG_PER_KG)
+    return drug == "methylprednisolone" and dose_mg > per_kg * patient.weight_kg
+
+
+@dataclass
+class Course:
+    """What the indication and order rules read, from the raw events so far: the latest assessed grades,
+    the febrile run, and each dose with the worse assessed grade at the time it was given."""
+
+    patient: Patient
+    crs: tuple[datetime, int] | None = None
+    icans: tuple[datetime, int] | None = None
+    fever_since: datetime | None = None
+    toci: list[tuple[datetime, int | None]] = field(default_factory=list)
+    standard: list[tuple[datetime, int | None]] = field(default_factory=list)
+    first_steroid_severity: int | None = None
+    steroid_given: bool = False
+    escalated_given: bool = False
+    refractory_given: bool = False
+    resolved: bool = False
+
+    @property
+    def severity(self) -> int | None:
+        """The worse of the latest assessed CRS and ICANS grades (§7)."""
+        return max((g for _, g in (a for a in (self.crs, self.icans) if a is not None)), default=None)
+
+    def add(self, ev: Event) -> None:
+        if ev.kind == "observe":
+            crs, icans = ev.data["crs_grade"], ev.data["icans_grade"]
+            if crs is not None:
+                self.crs = (ev.at, crs)
+            if icans is not None:
+                self.icans = (ev.at, icans)
+            fever = has_fever(ev.data["observation"].get("temp_c"), self.patient.policy)
+            if fever is True:
+                self.fever_since = self.fever_since or ev.at
+            elif fever is False:
+                self.fever_since = None
+        elif ev.kind == "resolve":
+            self.resolved = True
+        elif ev.kind == "give":
+            drug, baseline = ev.data["drug"], self.severity
+            if drug == "tocilizumab":
+                self.toci.append((ev.at, baseline))
+            elif drug in STEROIDS:
+                if not self.steroid_given:
+                    self.first_steroid_severity = baseline
+                self.steroid_given = True
+                if escalated_dose(drug, float(ev.data["dose_mg"]), self.patient):
+                    self.escalated_given = True
+                else:
+                    self.standard.append((ev.at, baseline))
+            elif drug in REFRACTORY:
+                self.refractory_given = True
+
+    def _not_improved_since(self, baseline: int | None) -> bool:
+        now = self.severity
+        return not (baseline is not None and now is not None and now < baseline)
+
+    def toci_indicated(self, at: datetime) -> bool:
+        """§3: CRS grade >= 2, or grade 1 with fever for longer than the policy's grade-1 window."""
+        if self.crs is None:
+            return False
+        hours = self.patient.policy.toci_grade1_fever_hours
+        return self.crs[1] >= 2 or (self.crs[1] == 1 and hours is not None and self.fever_since is not None
+                                    and at - self.fever_since > _hours(hours))
+
+    def steroid_indicated(self) -> bool:
+        """§4: CRS at the policy's steroid grade, ICANS at its steroid grade, or CRS >= 2 persisting the policy's
+        hours after the last tocilizumab dose without improvement since it."""
+        p = self.patient.policy
+        if self.crs is not None and self.crs[1] >= p.steroid_min_crs_grade:
+            return True
+        if self.icans is not None and self.icans[1] >= p.steroid_min_icans_grade:
+            return True
+        if not self.toci or self.crs is None or self.crs[1] < 2:
+            return False
+        last_at, baseline = self.toci[-1]
+        return self.crs[0] - last_at >= _hours(p.steroid_after_toci_h) and self._not_improved_since(baseline)
+
+    def escalation_allowed(self) -> bool:
+        """§4: grade 4, worse than at the first steroid, or the window after a standard dose passed (an
+        assessment at least the window later) without improvement since it. One-sided: after an escalated
+        steroid, a refractory drug or a resolve, allowed (a course or a taper)."""
+        if (self.crs is not None and self.crs[1] == 4) or (self.icans is not None and self.icans[1] == 4):
+            return True
+        if self.escalated_given or self.refractory_given or self.resolved:
+            return True
+        now = self.severity
+        if self.steroid_given and self.first_steroid_severity is not None and now is not None \
+                and now > self.first_steroid_severity:
+            return True
+        seen = max((a[0] for a in (self.crs, self.icans) if a is not None), default=None)
+        window = _hours(self.patient.policy.escalation_window_h)
+        return seen is not None and any(seen - at >= window and self._not_improved_since(baseline)
+                                        for at, baseline in self.standard)
+
+    def indication_problems(self, ev: Event) -> list[str]:
+        """A dose accepted without an override naming the rule it needed (call before add(ev))."""
+        drug, dose, seq = ev.data["drug"], float(ev.data["dose_mg"]), ev.seq
+        crs = self.crs[1] if self.crs else None
+        icans = self.icans[1] if self.icans else None
+        grades = f"latest assessed CRS {crs}, ICANS {icans}"
+        out: list[str] = []
+        if drug == "tocilizumab" and not self.toci_indicated(ev.at) and not _overridden(ev, "TOCI_INDICATION"):
+            out.append(f"TOCI_INDICATION: seq {seq} tocilizumab accepted without an override at {grades} (needs CRS "
+                       f"grade 2 or more, or grade 1 with fever over the policy's window; fever since "
+                       f"{self.fever_since})")
+        if drug in STEROIDS:
+            if not self.steroid_given and not self.steroid_indicated() and not _overridden(ev, "STEROID_INDICATION"):
+                out.append(f"STEROID_INDICATION: seq {seq} {drug} {dose:g} mg accepted without an override and "
+                           f"without an indication: {grades}, no steroid before, tocilizumab at "
+                           f"{[str(at) for at, _ in self.toci]}")
+            if escalated_dose(drug, dose, self.patient) and not self.escalation_allowed() \
+                    and not _overridden(ev, "ESCALATION_ORDER"):
+                out.append(f"ESCALATION_ORDER: seq {seq} escalated {drug} {dose:g} mg accepted without an override "
+                           f"at {grades}: no grade 4, no worsening since the first steroid (grade "
+                           f"{self.first_steroid_severity}), no standard dose the window before without "
+                           f"improvement (standard doses at {[str(at) for at, _ in self.standard]})")
+        if drug in REFRACTORY and not (self.toci and self.steroid_given) and not _overridden(ev, "REFRACTORY_ORDER"):
+            missing = [what for what, done in (("tocilizumab", bool(self.toci)), ("a corticosteroid",
+                                                                                   self.steroid_given)) if not done]
+            out.append(f"REFRACTORY_ORDER: seq {seq} {drug} accepted without an override before "
+                       f"{' and '.join(missing)} was given")
+        return out
 
 
 # -- per-step checks: overrides and refusals ------------------------------------------------------

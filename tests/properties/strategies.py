@@ -60,7 +60,7 @@ POLICY_VALUES: dict[str, tuple[Any, ...]] = {
     "steroid_after_toci_h": (8.0, 8.0, 0.0, 4.0, 24.0),
     "steroid_min_icans_grade": (1, 2, 3, 4),
     "dexamethasone_every_h": (6.0, 6.0, 12.0, 1.0, 24.0),
-    "standard_methylprednisolone_mg_per_kg": (2.0, 1.0, 0.5, 10.0),
+    "standard_methylprednisolone_mg_per_kg": (2.0, 1.0, 0.5, 1.5),  # at most 2 (H24)
     "methylprednisolone_escalated_mg": (1000.0, 500.0, 250.0, 999.9),
     "methylprednisolone_escalated_every_h": (24.0, 12.0, 6.0),
     "escalation_window_h": (24.0, 24.0, 12.0, 48.0, 1.0, 72.0, 0.5),
