@@ -42,10 +42,25 @@ class Override(BaseModel):
 PATHWAY_VERSION = "2"
 
 
+#: The pathway that decided the events the store stamped (schema 0003) before versions were recorded: issue 11's
+#: release, contract 2. Older unstamped events are of no known version (contract 1 graded a blank observation 0).
+STAMPED_BEFORE_VERSIONS = "2"
+
+
 def decided_by(data: dict[str, Any]) -> str | None:
-    """The pathway version that decided an event with this data (None: before versions were recorded)."""
+    """The pathway version recorded in an event's data (None: before versions were recorded)."""
     version = data.get("pathway")
     return version if isinstance(version, str) else None
+
+
+def decided_version(event: "Event") -> str | None:
+    """The pathway version that decided `event`: the one it records, else STAMPED_BEFORE_VERSIONS for an event
+    the store stamped, else None (an earlier pathway). A stamped event cannot pass for an unversioned one by
+    losing its version key: it is re-decided as version 2 all the same."""
+    recorded = decided_by(event.data)
+    if recorded is not None:
+        return recorded
+    return STAMPED_BEFORE_VERSIONS if event.snapshot_sha256 is not None else None
 
 
 #: Envelope fields the store stamps on append; the pathway never sets or reads them.

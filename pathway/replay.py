@@ -20,7 +20,7 @@ from typing import Iterable, Sequence
 from pathway.commands import Correct, OpenEpisode, Void
 from pathway.episode import Episode, apply
 from pathway.errors import IntegrityError, Invalid, Refused
-from pathway.events import PATHWAY_VERSION, Event, decided_by
+from pathway.events import PATHWAY_VERSION, Event, decided_version
 from pathway.history import command_of, decide_change, is_change, redecide as redecide_history, standing
 from pathway.machine import decide, decide_open
 
@@ -83,11 +83,16 @@ def replay(events: Iterable[Event], *, redeciding: bool = True, settled: int = 0
     episode: Episode | None = None
     expected_seq = 1
     seen: list[Event] = []
+    versioned = False  # an event decided by today's pathway was seen: every later one must be too
     for event in events:
-        current = decided_by(event.data) == PATHWAY_VERSION
+        current = decided_version(event) == PATHWAY_VERSION
         result.earlier += not current
-        if not current and event.seq != expected_seq and not result.problems:
-            result.problems.append((event.seq, f"expected seq {expected_seq}"))
+        if not current and not result.problems and (event.seq != expected_seq or versioned):
+            result.problems.append((event.seq, f"expected seq {expected_seq}" if event.seq != expected_seq else
+                                    "an event decided by an earlier pathway after one decided by this pathway "
+                                    "(a version cannot go back: edited)"))
+            redeciding = False  # one problem: the first event that does not replay
+        versioned = versioned or current
         if redeciding and event.seq > settled and current:
             problem = redecide(episode, event, expected_seq, seen)
             if problem is not None:

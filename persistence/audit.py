@@ -46,7 +46,7 @@ from sqlalchemy.exc import DBAPIError
 
 from pathway.episode import Episode
 from pathway.errors import Invalid, NotFound
-from pathway.events import PATHWAY_VERSION, Event, EventKind, Override, decided_by
+from pathway.events import PATHWAY_VERSION, Event, EventKind, Override, decided_version
 from pathway.replay import replay, snapshot_disagreements
 from persistence import triggers
 from persistence.chain import GENESIS, link
@@ -427,7 +427,7 @@ def check_history(ep: EpisodeRow, rows: list[EventRow], redeciding: bool = True,
     replayed = result.episode
     if tally is not None:
         tally.append(result.earlier)
-    if replayed is not None and decided_by(events[-1].data) != PATHWAY_VERSION:
+    if replayed is not None and decided_version(events[-1]) != PATHWAY_VERSION:
         # a snapshot an earlier pathway wrote: it must agree with the fold on every field it records
         if _stored_state(ep.snapshot) != ep.state:
             fail(ep.version, "the stored state differs from the stored snapshot's")

@@ -28,7 +28,7 @@ from sqlalchemy.exc import IntegrityError as DbIntegrityError
 
 from pathway.episode import Episode
 from pathway.errors import Conflict, IntegrityError, Invalid, NotFound, Refused, UntrustedRecord
-from pathway.events import PATHWAY_VERSION, Event, decided_by
+from pathway.events import PATHWAY_VERSION, Event, decided_version
 from pathway.replay import snapshot_disagreements
 from pathway.service import RefusalRecord
 from persistence.chain import GENESIS, link
@@ -442,7 +442,7 @@ class SqlUnitOfWork:
             folded = episode_of(events)
         except (IntegrityError, Refused, ValueError, KeyError, TypeError) as exc:
             raise _untrusted(episode_id, version, "is not at the end of a history that verifies") from exc
-        if decided_by(events[-1].data) != PATHWAY_VERSION:
+        if decided_version(events[-1]) != PATHWAY_VERSION:
             # written by an earlier pathway (H23): it must agree with the fold on every field it records, and the
             # step decides on the fold, which has the fields today's pathway reads
             try:

@@ -34,8 +34,8 @@ the monkeypatch and is a real process: one that takes another user's uid, or is 
 |        |                                             | stored policy too                                             |
 
 H20 (corrections are new events) has its teeth in tests/properties/test_teeth_issue10.py (edit-in-place:
-the CHAIN invariant). H23's "replay by the version that decided" has no control in the core to switch off:
-see test_h23_gap_a_rule_change_reinterprets_old_events (strict xfail).
+the CHAIN invariant). H23's "replay by the version that decided": test_teeth_h23_replay_by_the_version_that_decided
+(pathway.replay.decided_version taken as today's for every event: a rule change then fails the clean record).
 """
 
 import itertools
@@ -717,7 +717,7 @@ def test_teeth_h23_replay_by_the_version_that_decided(tmp_path: Path, monkeypatc
     from pathway.events import PATHWAY_VERSION
 
     monkeypatch.setattr(dosing, "HARD_LIMITS", replace(dosing.HARD_LIMITS, toci_weight_tolerance=0.05))
-    monkeypatch.setattr(replay, "decided_by", lambda data: PATHWAY_VERSION)
+    monkeypatch.setattr(replay, "decided_version", lambda event: PATHWAY_VERSION)
     with pytest.raises(EVIDENCE_FAILS):
         _upgraded_fixture_verifies(tmp_path / "off")
     monkeypatch.undo()
