@@ -44,7 +44,7 @@ def validate(pathway: dict[State, StateSpec], initial: State, terminal: frozense
     unreachable = set(State) - seen
     if unreachable:
         raise PathwayDefinitionError(f"unreachable from {initial}: {sorted(unreachable)}")
-    for state in set(State) - set(terminal):
+    for state in [s for s in State if s not in terminal]:  # in declaration order: the same state named every run
         # every open state can reach a final state
         reach, queue = {state}, deque([state])
         while queue:
