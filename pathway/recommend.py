@@ -239,10 +239,6 @@ def _interval_reason(ep: Episode) -> str:
     return "CRS below grade 2 and no ICANS"
 
 
-def _grade_word(grade: int | None) -> str:
-    return "not assessed" if grade is None else f"grade {grade}"
-
-
 def warnings(ep: Episode, now: datetime) -> list[str]:
     out: list[str] = []
     if ep.state is State.CLOSED:
@@ -259,7 +255,7 @@ def warnings(ep: Episode, now: datetime) -> list[str]:
         for name, grade, assessed in (("CRS", latest.crs_grade, ep.crs), ("ICANS", latest.icans_grade, ep.icans)):
             if grade is None and assessed is not None:
                 out.append(f"{name} not assessed on the latest observation: the pathway still reads the last "
-                           f"assessed {name} {_grade_word(assessed.grade)} (seq {assessed.seq}, {iso(assessed.at)})")
+                           f"assessed {name} grade {assessed.grade} (seq {assessed.seq}, {iso(assessed.at)})")
         if at_least(latest_icans(ep), 1) and latest_crs(ep) == 0:
             out.append("ICANS without CRS: tocilizumab is not indicated; corticosteroids are the mainstay")
     if ep.deviations:
