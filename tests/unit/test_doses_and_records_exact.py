@@ -68,3 +68,44 @@ def test_a_not_assessed_domain_warns_with_the_last_assessed_grade_it_still_reads
 def test_one_break_among_earlier_events_is_one_problem_and_the_rest_is_not_re_decided() -> None:
     events = by_earlier_pathway(two_doses().events, 0, 1, 2, 3)
     assert replay_problems(events[:2] + events[3:]) == [(4, "expected seq 3")]
+
+
+def test_a_tocilizumab_dose_is_charted_to_the_tenth_of_a_milligram() -> None:
+    """52.37 kg x 8 mg/kg = 418.96 mg, charted as 419 mg (under its ceiling of 460.8 mg)."""
+    from pathway.dosing import toci_dose_mg
+
+    assert toci_dose_mg(52.37, DEFAULT_POLICY) == 419.0
+
+
+def test_a_methylprednisolone_dose_given_once_a_day_or_less_often_takes_one_days_ceiling_not_more() -> None:
+    """30 mg/kg a day at 10 kg is 300 mg; a site that gives the pulse every 24.5 h still gets 300 mg a dose,
+    and a dose every 12 h half of it."""
+    from pathway.dosing import steroid_per_kg_ceiling_mg
+    from pathway.policy import Policy
+
+    site = Policy(methylprednisolone_escalated_every_h=24.5)
+    assert steroid_per_kg_ceiling_mg(Drug.METHYLPREDNISOLONE, 10, site, every_h=24.5) == 300.0
+    assert steroid_per_kg_ceiling_mg(Drug.METHYLPREDNISOLONE, 10, site, every_h=24) == 300.0
+    assert steroid_per_kg_ceiling_mg(Drug.METHYLPREDNISOLONE, 10, site, every_h=12) == 150.0
+
+
+def test_only_a_corticosteroid_has_a_steroid_intensity_or_ceiling() -> None:
+    from pathway.dosing import steroid_intensity, steroid_per_kg_ceiling_mg
+
+    with pytest.raises(ValueError, match="^anakinra is not a corticosteroid$"):
+        steroid_intensity(Drug.ANAKINRA, 100, 70, DEFAULT_POLICY)
+    with pytest.raises(ValueError, match="^siltuximab is not a corticosteroid$"):
+        steroid_per_kg_ceiling_mg(Drug.SILTUXIMAB, 70, DEFAULT_POLICY)
+
+
+def test_a_course_under_way_shows_its_next_dose_under_due_naming_the_recommendation() -> None:
+    """Anakinra 100 mg every 6 h in the refractory state: 1 h after a dose, the next is due 6 h after it."""
+    d = Driver()
+    d.open(t(0), patient_ref="P-1", weight_kg=70, age_years=50)
+    d.observe(t(0), **G4)
+    d.give(t(0.1), "tocilizumab", 560)
+    d.give(t(0.2), "dexamethasone", 20)
+    d.give(t(0.3), "anakinra", 100, override="refractory line started early")
+    nexts = [item for item in d.status(t(1.3))["due"] if item["what"].startswith("next dose: anakinra")]
+    assert nexts == [{"what": "next dose: anakinra 100 mg IV/SC every 6 h (adult)", "at": "2026-03-01T18:18:00Z",
+                      "overdue": False, "rule": "REC_ANAKINRA_CONTINUE"}]
