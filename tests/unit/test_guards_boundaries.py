@@ -252,13 +252,16 @@ def test_a_site_maximum_of_2_tocilizumab_doses_a_day_is_overridable_and_ends_wit
 
 @pytest.mark.parametrize(("weight", "drug", "dose", "message", "limit"), [
     (52, "tocilizumab", 457.7, "tocilizumab 457.7 mg is above the limit of 457.6 mg a dose for 52 kg", 457.6),
+    (30, "tocilizumab", 264.1, "tocilizumab 264.1 mg is above the limit of 264 mg a dose for 30 kg", 264.0),  # 8 mg/kg
+    (29.9, "tocilizumab", 394.7, "tocilizumab 394.7 mg is above the limit of 394.6 mg a dose for 29.9 kg",
+     394.6),  # under 30 kg: 12 mg/kg + 10 %
     (70, "dexamethasone", 20.1, "dexamethasone 20.1 mg is above the limit of 20 mg a dose", 20.0),
     (70, "siltuximab", 847.1, "siltuximab 847.1 mg is above the limit of 847 mg a dose for 70 kg", 847.0),
     (70, "anakinra", 100.1, "anakinra 100.1 mg is above the limit of 100 mg a dose", 100.0),
 ])
 def test_a_dose_above_its_hard_limit_names_the_limit(weight: float, drug: str, dose: float, message: str,
                                                      limit: float) -> None:
-    """Weight-based limits (tocilizumab 8 mg/kg + 10 %, siltuximab 11 mg/kg + 10 %) name the weight; fixed ones
+    """Weight-based limits (tocilizumab 8 mg/kg + 10 % from 30 kg, 12 mg/kg + 10 % under; siltuximab 11 mg/kg + 10 %) name the weight; fixed ones
     (dexamethasone 20 mg, anakinra 100 mg) do not."""
     d = patient(weight_kg=weight)
     d.observe(t(1), **GRADE3)
