@@ -185,7 +185,7 @@ def test_a_failure_inside_a_worker_is_raised_in_the_parent(store: Store, audit_s
     for n in range(4):
         open_episode(store, patient_ref=f"PT-{n}")
 
-    def broken(ep: Any, rows: Any, redeciding: bool) -> Any:
+    def broken(*args: Any) -> Any:
         raise RuntimeError("boom")
 
     monkeypatch.setattr(audit, "check_history", broken)  # forked workers inherit the patch
