@@ -8,7 +8,8 @@ folds every event in the same pass, so a caller that needs the replayed episode 
 compares it with the stored snapshot) does not fold the history a second time.
 
 Replay is by the version that decided (HAZARDS H23): only the events today's pathway decided
-(`data["pathway"] == PATHWAY_VERSION`) are re-decided. An event decided by an earlier pathway keeps its
+(`decided_version(event) == PATHWAY_VERSION`: the version an event records, or 2 for one the store stamped
+before versions were recorded) are re-decided, and an episode's versions never go back. An event decided by an earlier pathway keeps its
 decision: it is folded as recorded and counted (`Replayed.earlier`), its bytes vouched for by the chain
 and by signed checkpoints. Re-deciding it with today's rules would make a clean record look forged (v2
 made an unassessed grade null where v1 recorded 0), or re-interpret the past in silence.
