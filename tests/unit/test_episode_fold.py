@@ -4,11 +4,11 @@ and deadlines at the edge of what a datetime can hold (issue 12: these survived 
 """
 
 import math
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone, tzinfo
 
 import pytest
 
-from pathway.clock import END_OF_TIME, UTC, after, span
+from pathway.clock import END_OF_TIME, UTC, after, as_utc, iso, span
 from pathway.episode import apply, fold
 from pathway.errors import Refused
 from pathway.observations import O2Device, Observation
@@ -57,6 +57,18 @@ def test_a_vasopressor_recorded_stops_the_recommendation_to_start_one() -> None:
     assert "vasopressor" in [s.get("support") for s in st["next_steps"]]
     st = d.observe(t(2.5), temp_c=38.5, o2_device="room-air", vasopressors=1, **NEURO_OK)
     assert "vasopressor" not in [s.get("support") for s in st["next_steps"]]
+
+
+def test_the_fold_keeps_when_the_episode_resolved_and_when_it_closed() -> None:
+    d = patient()
+    for h in (1, 13, 25):
+        d.observe(t(h), temp_c=36.8, o2_device="room-air", **NEURO_OK)
+    d.act(t(25.5), "labs")
+    assert d.episode is not None and (d.episode.resolved_at, d.episode.closed_at) == (None, None)
+    d.resolve(t(26))
+    assert (d.episode.resolved_at, d.episode.closed_at) == (t(26), None)
+    d.close(t(30))
+    assert (d.episode.resolved_at, d.episode.closed_at) == (t(26), t(30))
 
 
 def test_as_of_includes_an_event_at_exactly_that_time_and_not_one_after() -> None:
@@ -150,3 +162,28 @@ def test_a_dose_given_under_override_is_kept_as_a_deviation() -> None:
     assert d.episode is not None
     assert [(x.drug.value, x.deviation) for x in d.episode.doses] == [("tocilizumab", False), ("dexamethasone", True)]
     assert d.episode.deviations == 1
+
+
+# -- every time inside the core is UTC (pathway/clock.py as_utc) -----------------------------------------------------
+
+class _NoOffset(tzinfo):
+    """A zone that cannot say its offset: as good as no zone at all."""
+
+    def utcoffset(self, dt: datetime | None) -> timedelta | None:
+        return None
+
+    def dst(self, dt: datetime | None) -> timedelta | None:
+        return None
+
+
+def test_an_aware_time_is_converted_to_utc_itself() -> None:
+    paris = datetime(2026, 3, 1, 13, 0, tzinfo=timezone(timedelta(hours=1)))
+    converted = as_utc(paris)
+    assert converted == datetime(2026, 3, 1, 12, 0, tzinfo=UTC) and converted.tzinfo is UTC
+    assert iso(paris) == "2026-03-01T12:00:00Z"
+
+
+@pytest.mark.parametrize("value", [datetime(2026, 3, 1, 12, 0), datetime(2026, 3, 1, 12, 0, tzinfo=_NoOffset())])
+def test_a_time_without_a_known_offset_is_refused(value: datetime) -> None:
+    with pytest.raises(ValueError, match=r"^time must carry a timezone \(naive times are localised at the edge\)$"):
+        as_utc(value)

@@ -24,16 +24,17 @@ def icans(age: float = ADULT, **obs: Any) -> dict[str, Any]:
     return icans_grade(Observation(**obs), age_years=age, policy=DEFAULT_POLICY).basis()
 
 
-# -- CRS: the vasopressor input that decided grade 3 ---------------------------------------------------------------
+# -- CRS: the circulatory input that decided the grade ---------------------------------------------------------------
 
 @pytest.mark.parametrize(("flags", "decided_by"), [
+    ({"hypotension": True}, ["hypotension"]),  # grade 2: hypotension not needing a vasopressor
     ({"vasopressin": True}, ["vasopressin"]),  # vasopressin alone: grade 3 (not counted as a vasopressor)
     ({"vasopressors": 1}, ["vasopressors=1"]),
     ({"vasopressors": 1, "vasopressin": True}, ["vasopressors=1+vasopressin"]),
 ])
-def test_crs_grade_3_by_one_vasopressor_names_it(flags: dict[str, Any], decided_by: list[str]) -> None:
+def test_crs_by_hypotension_or_one_vasopressor_names_it(flags: dict[str, Any], decided_by: list[str]) -> None:
     basis = crs(temp_c=38.5, o2_device="room-air", **flags)
-    assert (basis["grade"], basis["decided_by"]) == (3, decided_by)
+    assert (basis["grade"], basis["decided_by"]) == (2 if "hypotension" in flags else 3, decided_by)
 
 
 # -- ICANS: the deciding domain, the notes, the sources -------------------------------------------------------------
@@ -69,3 +70,44 @@ def test_a_partly_assessed_icans_names_what_resolution_still_needs(age: float, o
                                                                   note: str) -> None:
     basis = icans(age, **obs)
     assert (basis["grade"], basis["notes"]) == (0, [note])
+
+
+# -- CRS: the whole basis, case by case (CLINICAL.md §1) ---------------------------------------------------------------
+
+CITES = ["ASTCT-2019"]
+
+
+def masked(**obs: Any) -> dict[str, Any]:
+    """CRS after tocilizumab or a steroid: fever is no longer required."""
+    return crs_grade(Observation(**obs), DEFAULT_POLICY, fever_masked=True).basis()
+
+
+@pytest.mark.parametrize(("masked_by_therapy", "obs", "expected"), [
+    (False, {"temp_c": 37.0, "o2_device": "room-air"},
+     (0, ["no fever"], [], False, [])),
+    (False, {"temp_c": 37.0, "o2_device": "hfnc", "o2_flow_lpm": 30},
+     (0, ["no fever"], ["no fever and no prior tocilizumab or steroid: hypotension/hypoxia not graded as CRS"],
+      False, [])),
+    (False, {"temp_c": 38.5, "o2_device": "hfnc", "o2_flow_lpm": 30},
+     (3, ["o2=hfnc"], [], True, [])),
+    (False, {"temp_c": 38.5, "o2_device": "nasal-cannula"},
+     (2, ["o2=nasal-cannula"], ["nasal cannula flow not recorded: read as low flow"], True, [])),
+    (True, {"temp_c": 37.0, "o2_device": "hfnc", "o2_flow_lpm": 30},
+     (3, ["o2=hfnc"], ["fever not required after tocilizumab or a steroid"], False, [])),
+    (True, {"temp_c": 37.0, "o2_device": "room-air"},
+     (0, ["no fever, no hypotension, no hypoxia"], [], False, [])),
+    (False, {"temp_c": 38.5},
+     (None, ["not assessed"], ["CRS not assessed: oxygen support (room-air counts) not recorded"], True,
+      ["o2_device"])),
+    (False, {},
+     (None, ["not assessed"], ["CRS not assessed: temperature and oxygen support (room-air counts) not recorded"],
+      None, ["temp_c", "o2_device"])),
+], ids=["afebrile", "afebrile-on-oxygen", "febrile-hfnc", "cannula-no-flow", "masked-hfnc", "masked-room-air",
+        "no-oxygen-recorded", "nothing-recorded"])
+def test_the_crs_basis_a_clinician_checks(masked_by_therapy: bool, obs: dict[str, Any],
+                                          expected: tuple[Any, ...]) -> None:
+    """`masked_by_therapy`: tocilizumab or a steroid given in the episode (fever no longer required)."""
+    basis = masked(**obs) if masked_by_therapy else crs(**obs)
+    grade, decided_by, notes, fever, missing = expected
+    assert basis == {"grade": grade, "decided_by": decided_by, "notes": notes, "fever": fever, "missing": missing,
+                     "citations": CITES}

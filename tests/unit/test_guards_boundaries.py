@@ -6,7 +6,7 @@ sentences are those of each rule (pathway/rules.py) as the refusal prints them. 
 with the pure core (tests/scenarios/driver.py): decide + fold, no store.
 """
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -206,8 +206,9 @@ def test_refractory_order_names_what_is_missing_and_needs_both(given: tuple[str,
         d.give(t(1.5 + i), drug, {"tocilizumab": 560, "dexamethasone": 10}[drug])
     v = violation(refusal(d.give, t(5), "anakinra", 100), "REFRACTORY_ORDER")
     assert (v.message, v.overridable) == (f"a refractory-line drug before {missing} has been given", True)
-    state = d.episode.state if d.episode else None
-    assert d.give(t(5), "anakinra", 100, override="ICU consultant").to_state == (state.value if state else None)
+    assert d.episode is not None
+    before = d.episode.state.value
+    assert d.give(t(5), "anakinra", 100, override="ICU consultant").to_state == before  # out of order: no step skipped
 
 
 def test_refractory_drug_after_tocilizumab_and_steroid_needs_no_override() -> None:
@@ -357,7 +358,7 @@ def test_crs_below_grade_2_or_not_assessed_after_tocilizumab_is_no_persisting_in
 REFRACTORY_WINDOW = "refractory therapy becomes due if there is no improvement"  # the timer's line under `due`
 
 
-def escalated_at_26h(**first: Any) -> Driver:
+def escalated_at_26h() -> Driver:
     """Adult, CRS 3 from 1 h: tocilizumab at 1.5 h, standard dexamethasone at 2 h, CRS 3 unchanged at 26 h (the
     escalation window's end), escalated dexamethasone at 26 h: the escalated phase (baseline grade 3) from 26 h."""
     d = patient()

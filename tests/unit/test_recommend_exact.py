@@ -495,3 +495,21 @@ def test_the_reassessment_is_due_at_the_earlier_of_the_crs_and_icans_deadlines()
     (reassess,) = steps(st, "reassess")
     assert reassess["at"] == iso_h(13)
     assert st["due"][:2] == [item(REASSESS_CRS, 13), item(REASSESS_ICANS, 15)]
+
+
+def test_a_standard_course_beside_a_refractory_drug_is_never_continued_at_an_escalated_dose() -> None:
+    """Methylprednisolone 140 mg (2 mg/kg, standard) then anakinra: the standard course continues beside it as
+    1 mg/kg q12h (70 mg). Under a site's 3 mg/kg for that regimen the dose (210 mg) would be escalated, and the
+    refractory state asks no ESCALATION_ORDER: it must not be offered as the *standard* course."""
+    def course(policy: Policy | None) -> list[tuple[str, str | None, float | None]]:
+        d = patient(policy=policy)
+        d.observe(t(1), **GRADE3)
+        d.give(t(1.5), "tocilizumab", 560)
+        d.give(t(2), "methylprednisolone", 140)
+        assert d.give(t(3), "anakinra", 100).to_state == "refractory"
+        d.observe(t(14), **GRADE3)
+        return steroid_offer(d.status(t(14.1)))
+
+    assert course(None) == [("REC_STEROID_STANDARD_CONTINUE", "methylprednisolone", 70.0)]
+    assert ("REC_STEROID_STANDARD_CONTINUE", "methylprednisolone", 210.0) not in course(
+        Policy(icans3_methylprednisolone_mg_per_kg=3))
