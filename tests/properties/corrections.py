@@ -331,7 +331,7 @@ class CorrectionRules(EpisodeDriver):
 
     # -- the acceptance cases end to end ---------------------------------------------------------------
     @precondition(open_and_unresolved)
-    @rule(case=st.sampled_from(["late", "late", "typo"]), hours=st.sampled_from([2.0, 2.0, 0.5, 7.99, 8.0]),
+    @rule(case=st.sampled_from(["late", "late", "typo"]), hours=st.sampled_from([2.0, 2.0, 0.5, 7.99, 8.0, 8.0]),
           fix=st.sampled_from(["real dose", "real dose", "900 mg"]), redose=st.sampled_from([True, True, False]),
           reason=S.MAYBE_REASON, late=LATE_REASONS)
     def acceptance_case(self, case: str, hours: float, fix: str, redose: bool, reason: str | None,
