@@ -14,7 +14,7 @@ import typer
 from typer.core import TyperCommand, TyperGroup
 
 from cli import coercion, values
-from cli.commands import audit, corrections, demo, describe, queries, roles, steps, upgrade
+from cli.commands import audit, corrections, demo, describe, info, queries, roles, steps, upgrade
 from cli.context import Settings, default_actor
 
 HELP = (
@@ -53,7 +53,11 @@ class CrsGroup(_PlainHelpOption, TyperGroup):
              complete_var: str | None = None, standalone_mode: bool = True, **extra: Any) -> Any:
         from typer._click.exceptions import NoArgsIsHelpError
 
-        argv = list(sys.argv[1:] if args is None else args)
+        if os.environ.get("_CRS_COMPLETE"):  # the shell asks for completions: Typer's shells, loaded only then
+            from typer.completion import completion_init
+
+            completion_init()
+        argv = hoist_global_options(self, list(sys.argv[1:] if args is None else args))
         as_json = "--json" in argv
         try:
             result = super().main(args=argv or ["--help"], prog_name=prog_name or "crs",
@@ -77,6 +81,56 @@ class CrsGroup(_PlainHelpOption, TyperGroup):
         if standalone_mode:
             sys.exit(code)
         return code
+
+
+#: The global options a person may also type after the command (`crs status E7K2 --db sqlite:///x.db`).
+GLOBAL_VALUE_OPTIONS = ("--db", "--actor")
+
+
+def hoist_global_options(group: Any, argv: list[str]) -> list[str]:
+    """`argv` with every --db/--actor found after the command moved before it, where Click expects them.
+
+    The command's own options are read from its Click definition, so the value of an option (`--note --db`)
+    is never taken for a global option; `--` ends the options, as everywhere."""
+    index, command = 0, group
+    while index < len(argv) and hasattr(command, "commands"):  # the global options, then each (sub)group name
+        token = argv[index]
+        if token == "--":
+            return argv
+        if token in GLOBAL_VALUE_OPTIONS:
+            index += 2
+            continue
+        if token.startswith("-"):
+            index += 1
+            continue
+        command = command.commands.get(token)
+        if command is None:
+            return argv  # an unknown command: Click says so
+        index += 1
+    takes_value = {name for param in getattr(command, "params", []) if not getattr(param, "is_flag", True)
+                   and not getattr(param, "count", False) for name in getattr(param, "opts", [])}
+    head, rest, hoisted = argv[:index], [], []
+    tail = argv[index:]
+    position = 0
+    while position < len(tail):
+        token = tail[position]
+        if token == "--":
+            rest += tail[position:]
+            break
+        name = token.split("=", 1)[0]
+        if name in GLOBAL_VALUE_OPTIONS:
+            width = 1 if "=" in token else 2
+            hoisted += tail[position:position + width]
+            position += width
+            continue
+        width = 2 if token in takes_value else 1
+        rest += tail[position:position + width]
+        position += width
+    if not hoisted:
+        return argv
+    first_command = next(i for i, token in enumerate(head) if not token.startswith("-")
+                         and (i == 0 or head[i - 1] not in GLOBAL_VALUE_OPTIONS))
+    return head[:first_command] + hoisted + head[first_command:] + rest
 
 
 def _silence_stdout() -> None:
@@ -104,6 +158,19 @@ def _version(value: bool) -> None:
         raise typer.Exit()
 
 
+def _completion(install: bool) -> Any:
+    """Typer's --install-completion / --show-completion, loaded only when asked for (they would load pydantic on
+    every start-up as Typer adds them)."""
+    def callback(ctx: typer.Context, param: Any, value: bool) -> None:
+        if not value:
+            return
+        from typer import completion
+
+        completion.completion_init()
+        (completion.install_callback if install else completion.show_callback)(ctx, param, value)
+    return callback
+
+
 @app.callback()
 def global_options(
     ctx: typer.Context,
@@ -117,7 +184,13 @@ def global_options(
     json_out: Annotated[bool, typer.Option(
         "--json", help="Print exactly one JSON object on stdout (also accepted after the command).")] = False,
     version: Annotated[bool, typer.Option(
-        "--version", callback=_version, is_eager=True, help="Print the version and exit.")] = False,
+        "--version", "-V", callback=_version, is_eager=True, help="Print the version and exit.")] = False,
+    install_completion: Annotated[bool, typer.Option(
+        "--install-completion", callback=_completion(install=True), is_eager=True, expose_value=False,
+        help="Install shell completion (commands, options, drugs, actions, devices) for the current shell.")] = False,
+    show_completion: Annotated[bool, typer.Option(
+        "--show-completion", callback=_completion(install=False), is_eager=True, expose_value=False,
+        help="Show the shell completion script, to copy it or customize the installation.")] = False,
 ) -> None:
     """Global options go before the command, e.g. `crs --db sqlite:///crs.db status E7K2`."""
     ctx.obj = Settings(db=db, actor=actor or default_actor(), json=json_out, actor_given=actor is not None)
@@ -139,6 +212,7 @@ app.command("pathway", cls=CrsCommand)(describe.pathway)
 app.command("demo", cls=CrsCommand)(demo.demo)
 app.command("upgrade", cls=CrsCommand)(upgrade.upgrade)
 app.command("roles", cls=CrsCommand)(roles.roles)
+app.command("info", cls=CrsCommand)(info.info)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -5,6 +5,7 @@ The persistence layer is imported only inside these functions, so `crs --help`, 
 """
 
 import getpass
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -69,6 +70,18 @@ def open_store(config: Settings, *, read_only: bool = False, url: str | None = N
         yield store
     finally:
         store.close()
+
+
+def default_database_missing(config: Settings) -> str | None:
+    """The default database's path when no database was named (--db, CRS_DB) and that file does not exist yet
+    (a first run), else None. A database the user named but that is missing stays an error (a typo)."""
+    if config.db is not None:
+        return None
+    from persistence.paths import shown_path
+    from persistence.store import default_url
+
+    path = default_url().removeprefix("sqlite:///")
+    return None if os.path.exists(path) else shown_path(path)
 
 
 def build(model: type, **fields: Any) -> Any:

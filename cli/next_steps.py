@@ -3,6 +3,7 @@ reassess by / OVERDUE. Plain strings, no rich: the terminal views and any other 
 """
 
 import re
+from collections.abc import Callable
 from typing import Any
 
 from cli.text import as_text, missing_text
@@ -13,6 +14,11 @@ _ISO = re.compile(r"(\d{4}-\d\d-\d\d)T(\d\d:\d\d)(:\d\d)?(\.\d+)?(Z|\+00:00)")
 def when(value: Any) -> str:
     """A UTC time for people: `2026-03-01 14:30:05Z` (JSON keeps full ISO 8601)."""
     return _ISO.sub(lambda m: f"{m.group(1)} {m.group(2)}{m.group(3) or ''}Z", str(value)) if value else "—"
+
+
+def short_when(value: Any) -> str:
+    """A UTC time in a narrow column: `03-01 14:30Z` (the year and seconds in `--wide` and JSON)."""
+    return _ISO.sub(lambda m: f"{m.group(1)[5:]} {m.group(2)}Z", str(value)) if value else "—"
 
 
 def regimen_text(option: dict[str, Any]) -> str:
@@ -29,7 +35,7 @@ def regimen_text(option: dict[str, Any]) -> str:
     return text
 
 
-def step_text(item: dict[str, Any]) -> str:
+def step_text(item: dict[str, Any], time_text: Callable[[Any], str] = when) -> str:
     """A next step as a person reads it: give / give ONE of / act / support / assess now / reassess."""
     kind = item.get("kind")
     if kind == "give":
@@ -45,6 +51,6 @@ def step_text(item: dict[str, Any]) -> str:
         return f"assess now: {missing_text(item.get('missing') or [])}"
     if kind == "reassess":
         if item.get("overdue"):
-            return f"reassess now: OVERDUE since {when(item.get('at'))}"
-        return f"reassess by {when(item.get('at'))}"
+            return f"reassess now: OVERDUE since {time_text(item.get('at'))}"
+        return f"reassess by {time_text(item.get('at'))}"
     return as_text({k: v for k, v in item.items() if k not in ("why", "citations", "rule")})

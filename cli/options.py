@@ -12,9 +12,9 @@ JsonFlag = Annotated[bool, typer.Option(
 
 At = Annotated[datetime | None, typer.Option(
     "--at", parser=values.iso_time, metavar="TIME",
-    help="Clinical (effective) time of the event, ISO 8601, 1900–2200; an offset or Z is taken as given, "
-         "a naive time is local time (one that is ambiguous or skipped at a clock change needs an offset). "
-         "Default: now.")]
+    help="Clinical (effective) time of the event: ISO 8601 (1900–2200; an offset or Z is taken as given, a "
+         "naive time is local time, and one that is ambiguous or skipped at a clock change needs an offset), "
+         "or now, -15m, -2h, -1d, or HH:MM (local time, the most recent). Default: now.")]
 
 Episode = Annotated[str, typer.Argument(
     parser=values.episode_id, metavar="EPISODE", show_default=False,
@@ -53,3 +53,10 @@ Reason = Annotated[str, typer.Option(
 Seq = Annotated[int, typer.Argument(
     parser=values.seq, metavar="SEQ", show_default=False,
     help="The seq of the recorded event, as `crs history` shows it.")]
+
+WideFlag = Annotated[bool, typer.Option(
+    "--wide", help="Every column (record time, actor, login, hash), however wide the terminal.")]
+
+FullFlag = Annotated[bool, typer.Option(
+    "--full", help="Everything: each step's reason and sources in full, the basis of both grades, every "
+                   "timer (the default fits one 80x24 screen).")]

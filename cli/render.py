@@ -45,19 +45,21 @@ def console() -> "Console":
 
 
 def output_width() -> int:
-    """The terminal's width; when stdout is not a terminal, COLUMNS (default 120) but at least 100."""
+    """The terminal's width; when stdout is not a terminal (a pipe, a file, a test), COLUMNS, else 80:
+    the width of the ward workstation's terminal the views are laid out for."""
     if sys.stdout.isatty():
         import shutil
 
         return shutil.get_terminal_size().columns
-    return max(100, _columns())
+    return _columns()
 
 
 def _columns() -> int:
     try:
-        return int(os.environ.get("COLUMNS", "120"))
+        columns = int(os.environ.get("COLUMNS", "80"))
     except ValueError:
-        return 120
+        return 80
+    return columns if columns >= 20 else 80
 
 
 def write_text(text: str) -> None:
@@ -85,15 +87,21 @@ def _utf8_out() -> bool:
 
 
 def text_table(header: list[str], rows: list[list[str]], width: int) -> str:
-    """A boxed table in at most `width` columns: cells wrap at spaces (a word longer than its column is
-    split across lines, never cut); the widest columns give way first, down to their header's width or 8."""
+    """A boxed table in at most `width` columns: cells wrap at spaces; the widest columns give way first, each
+    down to its longest word, so no word or identifier is split (a table whose longest words alone are wider
+    than `width` is drawn wider: nothing is cut)."""
     import textwrap
 
     box = "┌┬┐├┼┤└┴┘─│" if _utf8_out() else "+++++++++-|"
     count = len(header)
     natural = [max(len(line) for cell in [name, *(row[i] for row in rows)] for line in (cell or " ").split("\n"))
                for i, name in enumerate(header)]
-    floor = [min(natural[i], max(len(header[i]), 8)) for i in range(count)]
+    longest_word = [max((len(word) for cell in [name, *(row[i] for row in rows)] for word in (cell or "").split()),
+                        default=1) for i, name in enumerate(header)]
+    # a column gives way down to its longest word (an identifier, a rule ID, a number with its unit stays whole)
+    floor = [min(natural[i], max(longest_word[i], min(len(header[i]), 8))) for i in range(count)]
+    if sum(floor) + 3 * count + 1 > width:  # even at its longest words it does not fit: one record per row
+        return records(header, rows, width)
     widths = list(natural)
     room = max(width - 3 * count - 1, sum(floor))
     while sum(widths) > room:  # narrow the widest column that can still give way, one character at a time
@@ -118,11 +126,27 @@ def text_table(header: list[str], rows: list[list[str]], width: int) -> str:
     return "\n".join(out)
 
 
+def records(header: list[str], rows: list[list[str]], width: int) -> str:
+    """A table too wide for `width` as records: each row's first cell on a line of its own, then every other
+    cell as `header: value`, wrapped between words and indented (no word split, nothing cut)."""
+    import textwrap
+
+    out: list[str] = []
+    for row in rows:
+        out.append(" ".join((row[0] or "—").split("\n")))
+        for name, cell in zip(header[1:], row[1:]):
+            text = " ".join((cell or "—").split("\n"))
+            out += textwrap.wrap(f"{name}: {text}", width, initial_indent="  ", subsequent_indent="      ",
+                                 break_long_words=False, break_on_hyphens=False) or ["  " + name + ":"]
+    return "\n".join(out)
+
+
 View = str | Callable[["Console", dict[str, Any]], None]
 
 
-def emit(config: "Settings", payload: dict[str, Any], view: View) -> None:
-    """One result: JSON with --json, else the human view (a cli.views function name) of the same object."""
+def emit(config: "Settings", payload: dict[str, Any], view: View, **options: Any) -> None:
+    """One result: JSON with --json, else the human view (a cli.views function name, called with `options`,
+    e.g. wide=True) of the same object."""
     if config.json:
         write_json(payload)
         return
@@ -130,7 +154,7 @@ def emit(config: "Settings", payload: dict[str, Any], view: View) -> None:
         from cli import views  # rich is loaded only for human output
 
         view = getattr(views, view)
-    view(console(), visible_all(payload))
+    view(console(), visible_all(payload), **options)
 
 
 def report_failure(failure: "Failure", as_json: bool) -> None:

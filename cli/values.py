@@ -65,14 +65,10 @@ def capd(value: str) -> int | str:
 
 
 def drug(value: str) -> str:
-    """A drug name, case-insensitive (`Dexamethasone` is dexamethasone); unknown names list the known ones."""
+    """A drug name, any case (`Dexamethasone` is dexamethasone); an unknown name is refused with the closest."""
     from pathway.drugs import Drug
 
-    folded = str(value).strip().lower()
-    names = [d.value for d in Drug]
-    if folded not in names:
-        raise ValueError(f"{shown(value)} is not a drug the pathway knows; choose from {', '.join(names)}")
-    return folded
+    return pick(value, [d.value for d in Drug], "drug")
 
 
 def _number_text(raw: str) -> str:
@@ -125,14 +121,27 @@ def actor(value: str) -> str:
 _A_DAY = timedelta(days=1)
 
 
+_RELATIVE = re.compile(r"-(\d{1,6})([mhd])")
+_CLOCK = re.compile(r"([01]?\d|2[0-3]):([0-5]\d)")
+_UNITS = {"m": "minutes", "h": "hours", "d": "days"}
+TIME_EXAMPLE = "use ISO 8601 (2026-03-01T14:30:00Z), HH:MM (today, local time), now, or -15m, -2h, -1d"
+
+
 def iso_time(value: str | datetime) -> datetime:
-    """ISO 8601 -> aware UTC. An offset or `Z` is taken as given; a naive time is local time, read only
-    when it names exactly one instant (CONTRACT "Time": an ambiguous or skipped local time is never
-    guessed), and only from EARLIEST_TIME to LATEST_TIME (pathway/clock.py), so nothing downstream overflows."""
+    """A time as typed at the bedside -> aware UTC (CONTRACT "Time").
+
+    ISO 8601: an offset or `Z` is taken as given; a naive time is local time, read only when it names exactly
+    one instant (an ambiguous or skipped local time is never guessed). Relative: `now`, `-15m`, `-2h`, `-1d`
+    (before now), and `HH:MM` (local time today, or yesterday when today's is still in the future: the most
+    recent such time). Only from EARLIEST_TIME to LATEST_TIME (pathway/clock.py), so nothing downstream
+    overflows."""
     raw = value.isoformat() if isinstance(value, datetime) else str(value).strip()
-    example = "use ISO 8601, e.g. 2026-03-01T14:30:00Z"
+    example = TIME_EXAMPLE
     if not raw or len(raw) > 64:
         raise ValueError(f"{shown(value)} is not a time; {example}")
+    relative = None if isinstance(value, datetime) else _relative(raw.lower())
+    if relative is not None:
+        return _in_range(relative, raw)
     try:
         parsed = value if isinstance(value, datetime) else datetime.fromisoformat(raw)
     except ValueError:
@@ -140,6 +149,28 @@ def iso_time(value: str | datetime) -> datetime:
     if parsed.tzinfo is None or parsed.utcoffset() is None:
         parsed = _local_instant(parsed.replace(tzinfo=None), raw)
     return _in_range(parsed, raw)
+
+
+def _relative(raw: str) -> datetime | None:
+    """`now`, `-15m`, `-2h`, `-1d` or `HH:MM` as an instant (None: not a relative time)."""
+    from cli.clock import now
+
+    current = now()
+    if raw == "now":
+        return current
+    if (match := _RELATIVE.fullmatch(raw)) is not None:
+        try:
+            return current - timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+        except OverflowError:
+            return datetime.min.replace(tzinfo=timezone.utc)  # refused by the range check
+    if (match := _CLOCK.fullmatch(raw)) is not None:
+        today = current.astimezone().replace(tzinfo=None)
+        wall = today.replace(hour=int(match.group(1)), minute=int(match.group(2)), second=0, microsecond=0)
+        instant = _local_instant(wall, raw)
+        if instant > current:  # the most recent such time: yesterday's
+            instant = _local_instant(wall - _A_DAY, raw)
+        return instant
+    return None
 
 
 def _in_range(parsed: datetime, raw: str) -> datetime:
@@ -257,16 +288,44 @@ def _read(path: Path, raw: str) -> str:
         raise ValueError(f"the policy file {shown(raw)} cannot be read ({type(exc).__name__})") from None
 
 
-def choice(names: tuple[str, ...]) -> Callable[[str], str]:
-    """One of `names`, exactly as spelled (as Typer checks a choice), for options that must stay plain
-    (cli/coercion.py) where a Literal type would load pydantic."""
+def choice(names: tuple[str, ...], what: str = "value") -> Callable[[str], str]:
+    """One of `names`, in any case and with `_` or `-` either way (`HFNC` is hfnc, `Escalated-Steroid` is
+    escalated_steroid); anything else is refused naming the closest names ("did you mean") and every choice."""
 
     def parse(value: str) -> str:
-        if value not in names:
-            raise ValueError(f"{shown(value)} is not one of {', '.join(repr(n) for n in names)}")
-        return value
+        return pick(value, names, what)
 
     return parse
+
+
+def completer(names: tuple[str, ...]) -> Callable[[str], list[str]]:
+    """Shell completion for a vocabulary (Typer's `autocompletion`): the names starting with what is typed."""
+
+    def complete(incomplete: str) -> list[str]:
+        typed = incomplete.lower().replace("_", "-")
+        return [name for name in names if name.replace("_", "-").startswith(typed)]
+
+    return complete
+
+
+def vocabulary_key(name: str) -> str:
+    """What two spellings of a vocabulary name must share to be the same name: case, surrounding blanks and
+    `_` / `-` / space between words do not count (`ICU_Transfer` is icu-transfer)."""
+    return name.strip().lower().replace("_", "-").replace(" ", "-")
+
+
+def pick(value: str, names: tuple[str, ...] | list[str], what: str) -> str:
+    """`value` as one of `names` (see `choice`), or the ValueError a person can act on."""
+    import difflib
+
+    by_key = {vocabulary_key(name): name for name in names}
+    found = by_key.get(vocabulary_key(str(value)))
+    if found is not None:
+        return found
+    close = [by_key[k] for k in difflib.get_close_matches(vocabulary_key(str(value)), list(by_key), n=2,
+                                                           cutoff=0.6)]
+    hint = f" (did you mean {' or '.join(repr(c) for c in close)}?)" if close else ""
+    raise ValueError(f"{shown(value)} is not a known {what}{hint}; choose from: {', '.join(names)}")
 
 
 def seq(value: str) -> int:

@@ -6,14 +6,16 @@ is missing (never "None" or 0); an overdue deadline reads OVERDUE. Below 100 col
 are a numbered list rather than a five-column table, so an 80-column terminal stays readable.
 """
 
+import re
 from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from cli.next_steps import step_text, when
+from cli.next_steps import short_when, step_text, when
 from cli.text import NOT_ASSESSED, as_text, change_text, grade_text, grade_value, missing_text, who
+from cli.words import decided_text, inputs_text
 
 GRADE_STYLE = {0: "green", 1: "yellow", 2: "dark_orange", 3: "red", 4: "bold red"}
 NARROW = 100  # below this width the next steps are a list, not a table
@@ -98,8 +100,130 @@ def _deviation(out: Console, payload: dict[str, Any]) -> None:
         out.print(Text(f"Deviation: {as_text(deviation.get('rules') or deviation.get('rule'))} passed by "
                        f"{deviation.get('actor')}: {deviation.get('reason')}", style="yellow"))
 
+SCREEN_LINES = 23  # an 80x24 terminal, less the prompt line
+DISCLAIMER_SHORT = "Decision support; it does not replace clinical judgement."
+
+
+def urgent_first(steps: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The next steps most urgent first: what to measure now (assess), then what is overdue, then the
+    pathway's order (stable). The pathway ranks a reassessment last as a deadline; once overdue it is urgent."""
+    def rank(item: dict[str, Any]) -> int:
+        if item.get("kind") == "assess":
+            return 0
+        return 1 if item.get("overdue") else 2
+    return sorted(steps, key=rank)
+
+
+def fit(text: str, room: int) -> str:
+    """`text` in at most `room` characters, cut between words with an ellipsis (never inside a word)."""
+    if len(text) <= room:
+        return text
+    words = text[:max(0, room - 1)].rsplit(" ", 1)[0].split(" ")
+    while words and any(ch.isdigit() for ch in words[-1]):  # never a number cut off from its unit
+        words.pop()
+    cut = " ".join(words).rstrip(" ,;:—-(")
+    return f"{cut}…" if cut else ""
+
+
+_UNIT = re.compile(r"(?<=\d) (?=(?:°C|mg|kg|L/min|%|h|y|mg/kg|mg/day)(?:\W|$))")
+
+
+_LABEL = re.compile(r"\b(FiO2|ICE|CAPD|CRS|ICANS|seq|grade) (?=\d)")
+
+
+def wrap_words(text: str, width: int) -> list[str]:
+    """`text` in lines of at most `width`, broken between words only, a number never parted from its unit
+    (`39.4 °C`, `400 mg`); a single word longer than the line is split rather than lost."""
+    import textwrap
+
+    glued = _LABEL.sub("\\1\x00", _UNIT.sub("\x00", text))
+    lines = textwrap.wrap(glued, max(width, 10), break_on_hyphens=False, break_long_words=True) or [""]
+    return [line.replace("\x00", " ") for line in lines]
+
 
 def status(out: Console, payload: dict[str, Any]) -> None:
+    """`crs status`: one 80x24 screen. What is overdue first (marked, red on a terminal), then what is due now;
+    each step the words a nurse types, with as much of its reason as the line holds; every timer and warning
+    on a line of its own. `--full` (status_full) has every reason, source and basis in full."""
+    width = out.width
+    policy = payload.get("policy") or {}
+    head = Text.assemble((str(payload.get("episode")), "bold cyan"), f"  patient {payload.get('patient')}  ",
+                         (str(payload.get("state")), "bold cyan"),
+                         f"  tocilizumab ×{payload.get('tocilizumab_doses', 0)}"
+                         f"  deviations {payload.get('deviations', 0)}")
+    out.print(head)
+    for which, label in (("crs", "CRS   "), ("icans", "ICANS ")):
+        line = Text.assemble((label, "bold"), _grade(payload.get(f"{which}_grade")))
+        note = _basis_words(payload, which)
+        if note:
+            line.append(" " + fit(f"({note})", width - len(line.plain) - 1), style="dim")
+        out.print(line)
+    basis = payload.get("basis") or {}
+    if basis:
+        seen = f"Observed {short_when(basis.get('observed_at'))}: {inputs_text(basis.get('inputs') or {})}"
+        out.print(Text(fit(seen, width)))
+    if payload.get("corrections"):
+        out.print(Text(fit(f"Corrections: {payload['corrections']} correction(s), void(s) and late entries on record; "
+                           "this is what stands (crs history)", width), style="yellow"))
+    if "corrected_entries" in payload:  # --as-of: the episode as it stood then
+        out.print(Text(f"As of {when(payload.get('as_of'))}, replayed from the record as it stands", style="bold"))
+    for change in payload.get("corrected_entries") or []:  # what was recorded and what stands, up to then
+        out.print(Text(fit(f"  corrected: {change_text(change)} ({change.get('reason')})", width), style="yellow"))
+    steps = urgent_first(payload.get("next_steps") or [])
+    if steps:
+        out.print(Text("Next steps, most urgent first:", style="bold"))
+    for number, item in enumerate(steps, 1):
+        line = Text(f"{number:>2}. ")
+        line.append_text(_step_cell(item, short=True))
+        why = str(item.get("why") or "")
+        room = width - len(line.plain) - 3
+        if why and room >= 12 and fit(why, room):
+            line.append(" — " + fit(why, room), style="dim")
+        out.print(line)
+    due = payload.get("due") or []
+    if due:
+        out.print(Text("Due:", style="bold"))
+    for item in due:
+        line = Text(f"  {short_when(item.get('at'))} ")
+        if item.get("overdue"):
+            line.append("OVERDUE ", style="bold red")
+        line.append(fit(str(item.get("what")), width - len(line.plain)))
+        out.print(line)
+    for warning in payload.get("warnings") or []:
+        out.print(Text(fit(f"warning: {short_when(warning)}", width), style="yellow"))
+    footer = f"Policy {policy.get('name')} v{policy.get('version')}. {DISCLAIMER_SHORT}"
+    out.print(Text(footer if len(footer) <= width else DISCLAIMER_SHORT, style="dim italic"))
+
+
+def _basis_words(payload: dict[str, Any], which: str, time_text: Any = short_when) -> str:
+    """Why a grade is what it is, in words: what decided it (and what was not recorded); for a grade not
+    assessed, what is missing and the last assessed grade. The same words in `status` and `status --full`."""
+    everything = payload.get("basis") or {}
+    basis = payload.get(f"{which}_basis") or everything.get(which) or {}
+    if not isinstance(basis, dict):
+        return ""
+    missing = list(basis.get("missing") or [])
+    parts: list[str] = []
+    if payload.get(f"{which}_grade") is None:
+        if missing:
+            parts.append(f"missing: {missing_text(missing)}")
+        elif not everything:
+            parts.append("no observation recorded yet")
+        last = (everything.get("last_assessed") or {}).get(which)
+        if isinstance(last, dict):
+            parts.append(f"last assessed {grade_text(last.get('grade'))} at {time_text(last.get('at'))} "
+                         f"(#{last.get('seq')})")
+    else:
+        decided = [decided_text(d) for d in basis.get("decided_by") or [] if d != NOT_ASSESSED]
+        if decided:
+            parts.append(f"decided by {as_text(decided)}")
+        if missing:
+            parts.append(f"not recorded: {missing_text(missing)}")
+    return "; ".join(parts)
+
+
+def status_full(out: Console, payload: dict[str, Any]) -> None:
+    """`crs status --full`: every reason, source, timer and correction, at whatever length it takes."""
     policy = payload.get("policy") or {}
     head = Table.grid(padding=(0, 2))
     head.add_column(style="bold")
@@ -110,7 +234,7 @@ def status(out: Console, payload: dict[str, Any]) -> None:
     head.add_row("ICANS", Text.assemble(_grade(payload.get("icans_grade")), _basis_note(payload, "icans")))
     basis = payload.get("basis") or {}
     if basis:
-        head.add_row("Observed", Text(f"{_t(basis.get('observed_at'))}  {as_text(basis.get('inputs'))}"))
+        head.add_row("Observed", Text(f"{_t(basis.get('observed_at'))}  {inputs_text(basis.get('inputs') or {})}"))
     head.add_row("Tocilizumab", Text(f"{payload.get('tocilizumab_doses', 0)} dose(s); "
                                      f"deviations on record: {payload.get('deviations', 0)}"))
     head.add_row("Policy", Text(f"{policy.get('name')} v{policy.get('version')}"))
@@ -129,7 +253,7 @@ def status(out: Console, payload: dict[str, Any]) -> None:
             table.add_row(Text(_t(change.get("at"))), Text(_t(change.get("recorded_at"))),
                           Text(str(change.get("actor"))), Text(change_text(change)), Text(str(change.get("reason"))))
         out.print(table)
-    steps = payload.get("next_steps") or []
+    steps = urgent_first(payload.get("next_steps") or [])
     if steps:
         out.print(_steps_list(steps) if out.width < NARROW else _steps_table(steps))
     due = payload.get("due") or []
@@ -176,42 +300,64 @@ def _steps_list(steps: list[dict[str, Any]]) -> Table:
     return grid
 
 
-def _step_cell(item: dict[str, Any]) -> Text:
-    text = Text(step_text(item), style="bold")
+def _step_cell(item: dict[str, Any], short: bool = False) -> Text:
+    text = Text(step_text(item, short_when if short else when), style="bold")
     if item.get("kind") == "reassess" and item.get("overdue"):
         text.stylize("bold red")
     return text
 
 
 def _basis_note(payload: dict[str, Any], which: str) -> Text:
-    """Why a grade is what it is: what decided it, or — not assessed — what is missing and the last assessed."""
-    everything = payload.get("basis") or {}
-    basis = payload.get(f"{which}_basis") or everything.get(which) or {}
-    if not isinstance(basis, dict):
-        return Text("")
-    missing = list(basis.get("missing") or [])
-    parts: list[str] = []
-    if payload.get(f"{which}_grade") is None:
-        if missing:
-            parts.append(f"missing: {missing_text(missing)}")
-        elif not everything:
-            parts.append("no observation recorded yet")
-        last = (everything.get("last_assessed") or {}).get(which)
-        if isinstance(last, dict):
-            parts.append(f"last assessed {grade_text(last.get('grade'))} at {_t(last.get('at'))} (#{last.get('seq')})")
-    else:
-        decided = [d for d in basis.get("decided_by") or [] if d != NOT_ASSESSED]
-        if decided:
-            parts.append(f"decided by {as_text(decided)}")
-        if missing:
-            parts.append(f"not recorded: {missing_text(missing)}")
-    return Text(f"  ({'; '.join(parts)})" if parts else "", style="dim")
+    """The full view's note beside a grade: `_basis_words` with full times."""
+    words = _basis_words(payload, which, _t)
+    return Text(f"  ({words})" if words else "", style="dim")
 
 
-def history(out: Console, payload: dict[str, Any]) -> None:
-    table = Table(title=f"History of {payload.get('episode')}", title_justify="left")
-    for column in ("seq", "at (clinical)", "recorded", "actor", "kind", "state", "details", "hash"):
-        table.add_column(column, overflow="fold", no_wrap=column in ("seq", "at (clinical)", "recorded", "hash"))
+WIDE = 120  # from this width (or with --wide) the tables show every column
+
+
+def _table(title: str, columns: list[str], rows: list[list[str | Text]], wrap: tuple[str, ...]) -> Table:
+    """A table that reads at 80 columns: a rule under the header instead of a box; each column as wide as its
+    widest line and never wrapped, except those in `wrap`, which share the rest and wrap between words (a word
+    longer than its column, which the widths above leave no room for, folds rather than vanish)."""
+    from rich import box
+
+    table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 1), collapse_padding=True,
+                  show_edge=False, title_style="bold")
+    for index, name in enumerate(columns):
+        lines = [line for row in rows for line in _plain(row[index]).split("\n")]
+        if name in wrap:  # as wide as its longest word (up to 24), so words wrap whole
+            longest = max([len(name), *(len(word) for line in lines for word in line.split())])
+            table.add_column(name, min_width=min(longest, 24), overflow="fold", ratio=1)
+        else:
+            table.add_column(name, min_width=max([len(name), *map(len, lines)]), no_wrap=True)
+    for row in rows:
+        table.add_row(*(cell if isinstance(cell, Text) else Text(str(cell)) for cell in row))
+    return table
+
+
+def print_table(out: Console, table: Table) -> None:
+    """The table at the console's width, or wider when its columns need more (`--wide` at 80 columns): a cell is
+    never cropped; the terminal or `less -S` shows the rest."""
+    needed = sum((column.min_width or 0) + 2 for column in table.columns)
+    width = out.width
+    out.width = max(width, needed)  # Console.print caps its width at the console's
+    try:
+        out.print(table)
+    finally:
+        out.width = width
+
+
+def _plain(cell: str | Text) -> str:
+    return cell.plain if isinstance(cell, Text) else str(cell)
+
+
+def history(out: Console, payload: dict[str, Any], wide: bool = False) -> None:
+    """Every event. At 80 columns: seq, clinical time, kind, state, details (corrections, deviations and late
+    entries marked in the details); from 120 columns or with --wide: record time, actor, the move, the hash."""
+    wide = wide or out.width >= WIDE
+    columns = ["seq", "at (clinical)", "recorded", "actor", "kind", "state", "details", "hash"]
+    rows: list[list[str | Text]] = []
     for event in payload.get("events", []):
         data = dict(event.get("data") or {})
         details = _event_details(event.get("kind"), data)
@@ -223,19 +369,35 @@ def history(out: Console, payload: dict[str, Any]) -> None:
         if event.get("override"):
             details += f" | DEVIATION {as_text(event['override'].get('rules') or event['override'].get('rule'))}: " \
                        f"{event['override'].get('reason')}"
-        move = f"{event.get('from_state') or '∅'} → {event.get('to_state')}"
-        table.add_row(str(event.get("seq")), Text(_t(event.get("at"))), Text(_t(event.get("recorded_at"))),
-                      Text(who(event.get("actor"), event.get("login"))), Text(str(event.get("kind"))), Text(move),
-                      Text(details),
-                      Text(str(event.get("hash", ""))[:12]))
-    out.print(table)
+        if not wide:
+            details += f" — {who(event.get('actor'), event.get('login'))}"
+        if wide:
+            cells = [str(event.get("seq")), _t(event.get("at")), _t(event.get("recorded_at")),
+                     who(event.get("actor"), event.get("login")), str(event.get("kind")),
+                     f"{event.get('from_state') or '∅'} → {event.get('to_state')}", details,
+                     str(event.get("hash", ""))[:12]]
+            rows.append(list(cells))
+            continue
+        moved = event.get("from_state") != event.get("to_state")
+        head = f"{event.get('seq'):>3}  {short_when(event.get('at'))}  {event.get('kind')}  " + (
+            f"→ {event.get('to_state')}" if moved else str(event.get("to_state")))
+        rows.append([head, details])
+    if wide:
+        print_table(out, _table(f"History of {payload.get('episode')}", columns, rows, ("details",)))
+        return
+    out.print(Text(f"History of {payload.get('episode')} (clinical times, UTC; --wide: record time, actor, hash)",
+                   style="bold"))
+    for head, details in rows:
+        out.print(Text(str(head), style="bold"))
+        for line in wrap_words(str(details), out.width - 5):
+            out.print(Text(f"     {line}"))
 
 
 def _event_details(kind: Any, data: dict[str, Any]) -> str:
     late = f" (late: {data.get('late_reason')})" if data.get("late") is True else ""
     if kind == "observe":
         return (f"CRS {grade_value(data.get('crs_grade'))}, ICANS {grade_value(data.get('icans_grade'))}; "
-                f"{as_text(data.get('observation'))}{late}")
+                f"{inputs_text(dict(data.get('observation') or {}))}{late}")
     if kind == "give":
         return f"{data.get('drug')} {as_text(data.get('dose_mg'))} mg {data.get('route', '')}".rstrip() + late
     if kind == "act":
@@ -250,66 +412,54 @@ def _event_details(kind: Any, data: dict[str, Any]) -> str:
     return as_text({k: v for k, v in data.items() if v is not None}) if data else ""
 
 
-def episodes(out: Console, payload: dict[str, Any]) -> None:
-    """One row per episode; with `--due`, what is due (one line each, OVERDUE marked) replaces the counts."""
+def episodes(out: Console, payload: dict[str, Any], wide: bool = False) -> None:
+    """One row per episode. At 80 columns: episode, patient, state, both grades, the last event; with `--due`,
+    what is due (each item on its own line, OVERDUE marked) in place of the last event; from 120 columns or with
+    --wide: the opening time, tocilizumab doses and deviations too."""
     rows = payload.get("episodes", [])
     if not rows:
-        out.print("No episodes.")
+        out.print(payload.get("empty") or "No episodes.")
         return
+    wide = wide or out.width >= WIDE
     has_due = any("due" in row for row in rows)
-    if out.width < NARROW:
-        out.print(_episodes_list(rows, has_due))
-        return
-    table = Table(title="Episodes", title_justify="left")
-    columns = ["episode", "patient", "state", "CRS", "ICANS", "last event"]
-    columns += ["due"] if has_due else ["opened", "toci", "deviations"]
-    for column in columns:
-        table.add_column(column, overflow="fold", no_wrap=column in ("episode", "opened", "last event"),
-                         min_width=len("assessed") if column in ("CRS", "ICANS") else None,
-                         ratio=3 if column == "due" else None)
+    columns = ["episode", "patient", "state", "CRS", "ICANS", "due" if has_due else "last event"]
+    columns += ["opened", "toci", "deviations"] if wide else []
+    table_rows: list[list[str | Text]] = []
     for row in rows:
-        cells = [row["episode"], row["patient"], row["state"], grade_value(row.get("crs_grade")),
-                 grade_value(row.get("icans_grade")), _t(row.get("last_at"))]
+        cells: list[str | Text] = [row["episode"], row["patient"], row["state"], grade_value(row.get("crs_grade")),
+                                   grade_value(row.get("icans_grade"))]
         if has_due:
-            cells.append("\n".join(_due_line(d) for d in row.get("due", [])))
+            due = Text()
+            for number, item in enumerate(row.get("due", [])):
+                due.append(("\n" if number else "") + _due_line(item, short_when),
+                           style="bold red" if item.get("overdue") else "")
+            cells.append(due)
         else:
-            cells += [_t(row.get("opened_at")), as_text(row.get("tocilizumab_doses")), as_text(row.get("deviations"))]
-        table.add_row(*(Text(str(cell)) for cell in cells))
-    out.print(table)
+            cells.append(short_when(row.get("last_at")))
+        if wide:
+            cells += [short_when(row.get("opened_at")), as_text(row.get("tocilizumab_doses")),
+                      as_text(row.get("deviations"))]
+        table_rows.append(cells)
+    print_table(out, _table("Episodes", columns, table_rows, ("due",) if has_due else ()))
+    if payload.get("more"):
+        out.print(Text(str(payload["more"]), style="dim"))
 
 
-def _due_line(item: dict[str, Any]) -> str:
-    return f"{_t(item.get('at'))}{' OVERDUE' if item.get('overdue') else ''}: {item.get('what')}"
+def _due_line(item: dict[str, Any], time_text: Any = None) -> str:
+    shown = (time_text or _t)(item.get("at"))
+    return f"{shown}{' OVERDUE' if item.get('overdue') else ''}: {item.get('what')}"
 
 
-def _episodes_list(rows: list[dict[str, Any]], has_due: bool) -> Table:
-    """Narrow terminals: each episode as a short paragraph, its due items indented below."""
-    grid = Table.grid(padding=(0, 1))
-    grid.title = "Episodes"
-    grid.title_justify = "left"
-    grid.add_column(no_wrap=True, style="bold")
-    grid.add_column(overflow="fold")
-    for row in rows:
-        text = Text(f"{row['patient']} · {row['state']} · CRS {grade_value(row.get('crs_grade'))} · "
-                    f"ICANS {grade_value(row.get('icans_grade'))} · last event {_t(row.get('last_at'))}")
-        if has_due:
-            for item in row.get("due", []):
-                text.append("\n" + _due_line(item), style="bold red" if item.get("overdue") else "")
-        else:
-            text.append(f" · toci {as_text(row.get('tocilizumab_doses'))} · "
-                        f"deviations {as_text(row.get('deviations'))}")
-        grid.add_row(str(row["episode"]), text)
-    return grid
-
-
-def refusals(out: Console, payload: dict[str, Any]) -> None:
+def refusals(out: Console, payload: dict[str, Any], wide: bool = False) -> None:
+    """Refused attempts. At 80 columns: clinical time, episode, what was tried, the rules, the message; from 120
+    columns or with --wide: the record time and who tried it."""
     rows = payload.get("refusals", [])
     if not rows:
         out.print("No refused attempts.")
         return
-    table = Table(title="Refused attempts", title_justify="left")
-    for column in ("at (clinical)", "recorded", "actor", "episode", "tried", "rules", "message"):
-        table.add_column(column, overflow="fold", no_wrap=column in ("at (clinical)", "recorded", "episode"))
+    wide = wide or out.width >= WIDE
+    columns = ["at (clinical)", "recorded", "actor", "episode", "tried", "rules", "message"]
+    table_rows: list[list[str | Text]] = []
     for row in rows:
         command = row.get("command") or {}
         tried = row.get("kind", "")
@@ -324,10 +474,22 @@ def refusals(out: Console, payload: dict[str, Any]) -> None:
         rules = as_text(row.get("rules"))
         if row.get("breaks_seq") is not None:
             rules += f" (breaks seq {row['breaks_seq']})"
-        table.add_row(*(Text(str(x)) for x in (_t(row.get("at")), _t(row.get("recorded_at")),
-                                                who(row.get("actor"), row.get("login")),
-                                                row.get("episode") or "—", tried, rules, row.get("message"))))
-    out.print(table)
+        message = str(row.get("message"))
+        if wide:
+            table_rows.append([_t(row.get("at")), _t(row.get("recorded_at")), who(row.get("actor"), row.get("login")),
+                               row.get("episode") or "—", tried, rules.replace(", ", "\n"), message])
+        else:
+            table_rows.append([f"{short_when(row.get('at'))}  {row.get('episode') or '—'}  {tried}  "
+                               f"— {who(row.get('actor'), row.get('login'))}", f"{rules}: {message}"])
+    if wide:
+        print_table(out, _table("Refused attempts", columns, table_rows, ("tried", "message")))
+        return
+    out.print(Text("Refused attempts (clinical times, UTC; --wide: record time and actor in columns)", style="bold"))
+    for head, body in table_rows:
+        for number, line in enumerate(wrap_words(str(head), out.width)):
+            out.print(Text(("" if number == 0 else "     ") + line, style="bold" if number == 0 else ""))
+        for line in wrap_words(str(body), out.width - 5):
+            out.print(Text(f"     {line}"))
 
 
 def upgraded(out: Console, payload: dict[str, Any]) -> None:
@@ -362,6 +524,29 @@ def verified(out: Console, payload: dict[str, Any]) -> None:
         seq = failure.get("seq") if failure.get("seq") is not None else failure.get("refusal")
         table.add_row(Text(str(where)), Text("—" if seq is None else str(seq)), Text(str(failure.get("problem"))))
     out.print(table)
+
+
+def information(out: Console, payload: dict[str, Any]) -> None:
+    """`crs info`: one fact per line."""
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(style="bold", no_wrap=True)
+    grid.add_column(overflow="fold")
+    where = str(payload.get("file") or payload.get("database"))
+    if not payload.get("exists"):
+        where += " (does not exist yet: the first `crs open` creates it)"
+    schema = payload.get("schema")
+    if payload.get("exists"):
+        schema_text = f"{schema or 'none'} (this crs: {payload.get('schema_head')})"
+        if schema != payload.get("schema_head"):
+            schema_text += "; run `crs upgrade`" if schema else "; created on first use"
+    else:
+        schema_text = f"— (this crs: {payload.get('schema_head')})"
+    for label, value in (("crs", f"crs-pathway {payload.get('version')}"), ("database", where),
+                         ("backend", payload.get("backend")), ("schema", schema_text),
+                         ("login", payload.get("login") or "—"), ("actor", payload.get("actor")),
+                         ("policies", as_text(payload.get("policies")))):
+        grid.add_row(label, Text(str(value)))
+    out.print(grid)
 
 
 def plain(out: Console, payload: dict[str, Any]) -> None:

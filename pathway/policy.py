@@ -54,58 +54,95 @@ class Policy(BaseModel):
     version: str = Field(default="1", min_length=1, max_length=32)
 
     # §1 grading
-    fever_threshold_c: float = Field(default=38.0, ge=37.5, le=39.0)
-    fever_comparator: Literal[">=", ">"] = ">="
-    high_flow_above_lpm: float = Field(default=6.0, gt=0, le=15)
+    fever_threshold_c: float = Field(default=38.0, ge=37.5, le=39.0,
+        description="fever threshold, °C (reached as the comparator says)")
+    fever_comparator: Literal[">=", ">"] = Field(default=">=", description="fever is at (>=) or above (>) the threshold")
+    high_flow_above_lpm: float = Field(default=6.0, gt=0, le=15,
+        description="nasal cannula above this flow counts as high flow (CRS grade 3), L/min")
     # §2b children: CAPD instead of ICE below this age (ASCO-2021: < 12 years)
-    capd_below_age_years: float = Field(default=12.0, ge=0, le=25)
+    capd_below_age_years: float = Field(default=12.0, ge=0, le=25,
+        description="children younger than this are screened by CAPD instead of ICE (years)")
 
     # §3 tocilizumab
-    toci_mg_per_kg: float = Field(default=8.0, gt=0)
-    toci_mg_per_kg_under_30kg: float = Field(default=12.0, gt=0)
-    toci_child_weight_kg: float = Field(default=30.0, gt=0)
-    toci_min_interval_h: float = Field(default=8.0, gt=0)
-    toci_max_doses_episode: int = Field(default=2, ge=1)
-    toci_max_doses_24h: int = Field(default=3, ge=1)
-    toci_grade1_fever_hours: float | None = Field(default=72.0, gt=0)
+    toci_mg_per_kg: float = Field(default=8.0, gt=0,
+        description="tocilizumab dose from the child weight up, mg/kg")
+    toci_mg_per_kg_under_30kg: float = Field(default=12.0, gt=0,
+        description="tocilizumab dose below the child weight, mg/kg")
+    toci_child_weight_kg: float = Field(default=30.0, gt=0,
+        description="the weight below which the child's tocilizumab dose applies, kg")
+    toci_min_interval_h: float = Field(default=8.0, gt=0,
+        description="hours between tocilizumab doses, at least")
+    toci_max_doses_episode: int = Field(default=2, ge=1,
+        description="tocilizumab doses per episode without an override")
+    toci_max_doses_24h: int = Field(default=3, ge=1,
+        description="tocilizumab doses in any 24 hours")
+    toci_grade1_fever_hours: float | None = Field(default=72.0, gt=0,
+        description="CRS grade 1: tocilizumab once fever has lasted this long (hours; none: never)")
 
     # §4 corticosteroids
-    steroid_min_crs_grade: int = Field(default=3, ge=1, le=4)
-    steroid_after_toci_h: float = Field(default=8.0, ge=0)
-    steroid_min_icans_grade: int = Field(default=2, ge=1, le=4)
-    dexamethasone_standard_mg: float = Field(default=10.0, gt=0)
-    dexamethasone_escalated_mg: float = Field(default=20.0, gt=0)
-    dexamethasone_every_h: float = Field(default=6.0, gt=0)
+    steroid_min_crs_grade: int = Field(default=3, ge=1, le=4,
+        description="CRS grade from which a corticosteroid is indicated at once")
+    steroid_after_toci_h: float = Field(default=8.0, ge=0,
+        description="CRS grade 2 persisting this long after tocilizumab indicates a steroid (hours)")
+    steroid_min_icans_grade: int = Field(default=2, ge=1, le=4,
+        description="ICANS grade from which a corticosteroid is indicated")
+    dexamethasone_standard_mg: float = Field(default=10.0, gt=0,
+        description="standard dexamethasone dose, mg")
+    dexamethasone_escalated_mg: float = Field(default=20.0, gt=0,
+        description="escalated dexamethasone dose, mg")
+    dexamethasone_every_h: float = Field(default=6.0, gt=0,
+        description="dexamethasone interval, hours")
     # "escalated" is methylprednisolone above 2 mg/kg (CLINICAL §4): a site may lower the boundary, never raise it
-    standard_methylprednisolone_mg_per_kg: float = Field(default=2.0, gt=0, le=2.0)
-    methylprednisolone_escalated_mg: float = Field(default=1000.0, gt=0)
-    methylprednisolone_escalated_every_h: float = Field(default=24.0, gt=0)
-    escalated_course_days: float = Field(default=3.0, gt=0)  # 1000 mg/day × 3 days, then taper
+    standard_methylprednisolone_mg_per_kg: float = Field(default=2.0, gt=0, le=2.0,
+        description="methylprednisolone up to this is standard, above it escalated (mg/kg)")
+    methylprednisolone_escalated_mg: float = Field(default=1000.0, gt=0,
+        description="escalated methylprednisolone (pulse) dose, mg")
+    methylprednisolone_escalated_every_h: float = Field(default=24.0, gt=0,
+        description="escalated methylprednisolone interval, hours")
+    escalated_course_days: float = Field(default=3.0, gt=0,
+        description="days of escalated methylprednisolone before the taper")  # 1000 mg/day × 3 days, then taper
     # §4 per-kg ceilings (secondary: a site must review them against PALISI-2019); rule STEROID_DOSE_PER_KG
-    dexamethasone_max_mg_per_kg_dose: float = Field(default=0.5, gt=0)
-    methylprednisolone_max_mg_per_kg_day: float = Field(default=30.0, gt=0)
+    dexamethasone_max_mg_per_kg_dose: float = Field(default=0.5, gt=0,
+        description="dexamethasone ceiling per dose for a child, mg/kg (secondary source)")
+    methylprednisolone_max_mg_per_kg_day: float = Field(default=30.0, gt=0,
+        description="methylprednisolone ceiling per 24 hours for a child, mg/kg (secondary)")
     # §8 ICANS grade 3: methylprednisolone 1 mg/kg every 12 h, the alternative to dexamethasone
-    icans3_methylprednisolone_mg_per_kg: float = Field(default=1.0, gt=0)
-    icans3_methylprednisolone_every_h: float = Field(default=12.0, gt=0)
-    escalation_window_h: float = Field(default=24.0, gt=0)
+    icans3_methylprednisolone_mg_per_kg: float = Field(default=1.0, gt=0,
+        description="ICANS grade 3: the methylprednisolone alternative, mg/kg")
+    icans3_methylprednisolone_every_h: float = Field(default=12.0, gt=0,
+        description="ICANS grade 3: its interval, hours")
+    escalation_window_h: float = Field(default=24.0, gt=0,
+        description="hours of standard steroid without improvement before escalation")
 
     # §5 refractory
-    refractory_window_h: float = Field(default=24.0, gt=0)
-    anakinra_adult_mg: float = Field(default=100.0, gt=0)
-    anakinra_child_mg_per_kg: float = Field(default=2.0, gt=0)
-    anakinra_every_h: float = Field(default=6.0, gt=0)
-    anakinra_adult_age_years: float = Field(default=18.0, ge=0)
-    siltuximab_mg_per_kg: float = Field(default=11.0, gt=0)
+    refractory_window_h: float = Field(default=24.0, gt=0,
+        description="hours of escalated steroid without improvement before a refractory drug")
+    anakinra_adult_mg: float = Field(default=100.0, gt=0,
+        description="anakinra adult dose, mg")
+    anakinra_child_mg_per_kg: float = Field(default=2.0, gt=0,
+        description="anakinra child dose, mg/kg")
+    anakinra_every_h: float = Field(default=6.0, gt=0,
+        description="anakinra interval, hours")
+    anakinra_adult_age_years: float = Field(default=18.0, ge=0,
+        description="age from which the adult anakinra dose applies, years")
+    siltuximab_mg_per_kg: float = Field(default=11.0, gt=0,
+        description="siltuximab dose, mg/kg")
 
     # §9 hypotension: a vasopressor after this many fluid boluses within the window, still hypotensive
-    fluid_boluses_before_vasopressor: int = Field(default=2, ge=1, le=5)
-    fluid_bolus_window_h: float = Field(default=6.0, gt=0)
+    fluid_boluses_before_vasopressor: int = Field(default=2, ge=1, le=5,
+        description="fluid boluses, still hypotensive, before a vasopressor is recommended")
+    fluid_bolus_window_h: float = Field(default=6.0, gt=0,
+        description="the window those boluses count in, hours")
 
     # §7 time
-    reassess_h_grade2_plus: float = Field(default=4.0, gt=0)  # while CRS grade >= 2
-    reassess_h_icans: float = Field(default=8.0, gt=0)  # while ICANS grade >= 1 (NCCN: neuro at least twice daily)
-    reassess_h_otherwise: float = Field(default=12.0, gt=0)
-    resolution_window_h: float = Field(default=24.0, gt=0)
+    reassess_h_grade2_plus: float = Field(default=4.0, gt=0,
+        description="reassess every this many hours while CRS grade is 2 or more")  # while CRS grade >= 2
+    reassess_h_icans: float = Field(default=8.0, gt=0,
+        description="reassess every this many hours while ICANS grade is 1 or more")  # while ICANS grade >= 1 (NCCN: neuro at least twice daily)
+    reassess_h_otherwise: float = Field(default=12.0, gt=0,
+        description="reassess every this many hours otherwise")
+    resolution_window_h: float = Field(default=24.0, gt=0,
+        description="hours of grade 0 on every observation before the episode may resolve")
 
     @field_validator("name", "version")
     @classmethod

@@ -73,6 +73,8 @@ _EPISODES_PAGE = f"SELECT {_EPISODE_COLUMNS} FROM episode WHERE id > ? ORDER BY 
 _ONE_EPISODE = f"SELECT {_EPISODE_COLUMNS} FROM episode WHERE id = ?"
 _EVENTS = f"SELECT {EVENT_COLUMNS} FROM event WHERE episode_id = ? ORDER BY seq"
 _AT_LEAST = "SELECT COUNT(*) FROM (SELECT 1 FROM event LIMIT ?) AS head"
+_COUNT_EVENTS = "SELECT count(*) FROM event"
+_COUNT_EPISODE_EVENTS = "SELECT count(*) FROM event WHERE episode_id = ?"
 _ORPHANS = "SELECT DISTINCT episode_id FROM event WHERE episode_id NOT IN (SELECT id FROM episode) ORDER BY episode_id"
 _REFUSALS = f"SELECT id, {REFUSAL_CHAIN_COLUMNS}, {REFUSAL_COLUMNS} FROM refusal"
 _HEADS = text(
@@ -645,17 +647,27 @@ def check_triggers(reader: _Reader) -> list[Failure]:
 
 # -- verify -----------------------------------------------------------------------------------------------
 
-def verify(store: Store, episode_id: str | None = None, *, witness: Witness | None = None) -> VerifyReport:
+#: Progress callback of a long verify: (events checked so far, events in the database). Called once per
+#: episode; the caller decides whether and how to show it (the CLI: a progress bar on a terminal).
+Progress = Callable[[int, int], None]
+
+
+def verify(store: Store, episode_id: str | None = None, *, witness: Witness | None = None,
+           progress: Progress | None = None) -> VerifyReport:
     """Recompute every chain (or one episode's) and replay it; the report names episode and seq. The
     refusal log's chain and the triggers are the whole database's: they are checked with an EPISODE too.
 
     Large databases are checked by worker processes (see _in_workers); the report is the same,
     in the same order, as checked in-process. A `witness` (a checkpoint's checks) sees every row in
-    the same read transaction."""
+    the same read transaction. `progress`, if given, hears how far the check is after each episode."""
     report = VerifyReport()
     with store.reading() as conn:
         reader = _Reader(conn)
         try:
+            total = 0
+            if progress is not None:
+                sql, params = (_COUNT_EVENTS, ()) if episode_id is None else (_COUNT_EPISODE_EVENTS, (episode_id,))
+                ((total,),) = reader.rows(sql, params)
             histories = _histories(reader, episode_id, witness)
             settled = witness.settled_events() if witness is not None else 0
             workers = _workers(reader, settled) if episode_id is None else 0
@@ -666,6 +678,8 @@ def verify(store: Store, episode_id: str | None = None, *, witness: Witness | No
                 for checked_id, events, found, earlier in checked:
                     report.episodes += 1
                     report.events += events
+                    if progress is not None:
+                        progress(report.events, max(int(total), report.events))
                     report.earlier += earlier
                     report.failures.extend(Failure(checked_id, seq, problem) for seq, problem in found)
             finally:

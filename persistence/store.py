@@ -125,6 +125,19 @@ class Store:
     def url(self) -> str:
         return self._url.render_as_string(hide_password=True)
 
+    def schema(self) -> str | None:
+        """The schema revision the database is stamped with (None: no crs schema)."""
+        from persistence.schema import current_revision
+
+        with self.reading() as conn:
+            return current_revision(conn)
+
+    def file(self) -> str | None:
+        """The database file's absolute path (SQLite), else None."""
+        if self.backend != "sqlite":
+            return None
+        return str(sqlite_path(self._url).resolve())
+
     def close(self) -> None:
         """Release pooled connections (a later `open` of the same URL reconnects)."""
         held_connections(self._engine).release()

@@ -1,6 +1,9 @@
 """`crs audit`: verify the record, list refused attempts, and write the QA report. Read-only."""
 
 import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
@@ -9,7 +12,7 @@ import typer
 
 from cli import payloads
 from cli.context import open_store, settings
-from cli.options import Episode, JsonFlag, OptionalEpisode
+from cli.options import Episode, JsonFlag, OptionalEpisode, WideFlag
 from cli.outfile import Force, OutFile, check_out, database_files, write_out
 from cli.render import emit
 
@@ -79,7 +82,11 @@ def verify(
         if anchor is not None:
             report = checkpoints.verify_checkpoint(store, anchor, incremental=since_checkpoint)
         else:
-            report = audit.verify(store, episode) if expected is None else audit.verify_digest(store, expected)
+            if expected is None:
+                with progress_bar(config, "verifying") as progress:
+                    report = audit.verify(store, episode, progress=progress)
+            else:
+                report = audit.verify_digest(store, expected)
         payload: dict[str, Any] = report.as_json()
     if anchor is not None:
         payload["checkpoint"] = {**anchor.as_json(), "incremental": since_checkpoint}
@@ -92,6 +99,39 @@ def verify(
     emit(config, payload, "verified")
     if not payload["ok"]:
         raise typer.Exit(5)
+
+
+#: Below this many events a verify is over before a bar would help (about a second).
+PROGRESS_MIN_EVENTS = 5_000
+
+
+@contextmanager
+def progress_bar(config: Any, what: str) -> Iterator[Callable[[int, int], None] | None]:
+    """A rich progress bar on stderr while a long audit runs, on a terminal only (never with --json, never in
+    a pipe or a file: the output stays exactly what the contract says). Yields the callback to pass on."""
+    if config.json or not sys.stderr.isatty():
+        yield None
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    bar = Progress(TextColumn(what), BarColumn(), MofNCompleteColumn(), TextColumn("events"), TimeRemainingColumn(),
+                   console=Console(file=sys.stderr), transient=True)
+    task = None
+
+    def advance(done: int, total: int) -> None:
+        nonlocal task
+        if total < PROGRESS_MIN_EVENTS:
+            return
+        if task is None:
+            bar.start()
+            task = bar.add_task(what, total=total)
+        bar.update(task, completed=done, total=total)
+
+    try:
+        yield advance
+    finally:
+        bar.stop()
 
 
 @audit_app.command("digest")
@@ -114,14 +154,15 @@ def digest(ctx: typer.Context, out: OutFile = None, force: Force = False, json_o
 
 
 @audit_app.command("refusals")
-def refusals(ctx: typer.Context, episode: OptionalEpisode = None, json_out: JsonFlag = False) -> None:
+def refusals(ctx: typer.Context, episode: OptionalEpisode = None, wide: WideFlag = False,
+             json_out: JsonFlag = False) -> None:
     """Every refused attempt: when, who, which episode, what was tried, which rule refused it."""
     config = settings(ctx, json_out)
     with open_store(config, read_only=True) as store:
         if episode is not None:
             store.episode(episode)  # NotFound (exit 4) for an unknown episode
         rows = [payloads.refusal(record) for record in store.refusals(episode)]
-    emit(config, {"refusals": rows}, "refusals")
+    emit(config, {"refusals": rows}, "refusals", wide=wide)
 
 
 @audit_app.command("report")

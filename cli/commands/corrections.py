@@ -75,7 +75,7 @@ def correct(
                                                                        "not counted (0–6).")] = None,
     vasopressin: Annotated[bool | None, typer.Option("--vasopressin/--no-vasopressin",
                                                      help="observe: vasopressin running, or not.")] = None,
-    o2: Annotated[str | None, typer.Option("--o2", parser=values.choice(O2_DEVICES), metavar="DEVICE",
+    o2: Annotated[str | None, typer.Option("--o2", parser=values.choice(O2_DEVICES, "oxygen device"), autocompletion=values.completer(O2_DEVICES), metavar="DEVICE",
                                            help="observe: oxygen support: " + ", ".join(O2_DEVICES) + ".")] = None,
     o2_flow: Annotated[float | None, typer.Option("--o2-flow", parser=values.number(0, 80, unit="L/min"),
                                                   metavar="LPM", help="observe: oxygen flow, L/min (0–80).")] = None,
@@ -85,14 +85,14 @@ def correct(
                                             help="observe: ICE score (0–10).")] = None,
     capd: Annotated[Any, typer.Option("--capd", parser=values.capd, metavar="N|unable",
                                       help="observe: CAPD total (0–32), or 'unable'.")] = None,
-    consciousness: Annotated[str | None, typer.Option("--consciousness", parser=values.choice(CONSCIOUSNESS),
+    consciousness: Annotated[str | None, typer.Option("--consciousness", parser=values.choice(CONSCIOUSNESS, "level of consciousness"), autocompletion=values.completer(CONSCIOUSNESS),
                                                       metavar="LEVEL", help="observe: level of consciousness: "
                                                       + ", ".join(CONSCIOUSNESS) + ".")] = None,
-    seizure: Annotated[str | None, typer.Option("--seizure", parser=values.choice(SEIZURE), metavar="KIND",
+    seizure: Annotated[str | None, typer.Option("--seizure", parser=values.choice(SEIZURE, "seizure kind"), autocompletion=values.completer(SEIZURE), metavar="KIND",
                                                 help="observe: seizure: " + ", ".join(SEIZURE) + ".")] = None,
     motor_weakness: Annotated[bool | None, typer.Option("--motor-weakness/--no-motor-weakness",
                                                         help="observe: deep focal motor weakness, or none.")] = None,
-    cerebral_edema: Annotated[str | None, typer.Option("--cerebral-edema", parser=values.choice(CEREBRAL_EDEMA),
+    cerebral_edema: Annotated[str | None, typer.Option("--cerebral-edema", parser=values.choice(CEREBRAL_EDEMA, "cerebral edema finding"), autocompletion=values.completer(CEREBRAL_EDEMA),
                                                        metavar="KIND", help="observe: cerebral edema on imaging: "
                                                        + ", ".join(CEREBRAL_EDEMA) + ".")] = None,
     unset: Annotated[list[str] | None, typer.Option(

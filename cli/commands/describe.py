@@ -49,7 +49,8 @@ def pathway(
 def _tables(described: dict[str, Any], transitions: list[dict[str, Any]], width: int) -> str:
     """The states in order, then transitions, rules and hard limits as tables, then the sources."""
     states = [state["name"] for state in described.get("states", [])]
-    parts = [bold("States: " + " → ".join(states))]
+    parts = [bold(line) for line in textwrap.wrap("States: " + " → ".join(states), width, break_long_words=False,
+                                                  break_on_hyphens=False, subsequent_indent="        ")]
     for title, rows in (("Transitions (every step also checks the step rules)", transitions),
                         ("Timers (clinical time only; a deadline shows as overdue once past)", _timer_rows(described)),
                         ("Recommendations by state (most urgent first; alternatives are one step)",

@@ -1,6 +1,6 @@
 """Commands that change an episode: each is one step (one event, atomically) or nothing at all."""
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 import typer
 
@@ -20,10 +20,6 @@ O2_DEVICES = ("room-air", "nasal-cannula", "blow-by", "hfnc", "facemask", "non-r
 CONSCIOUSNESS = ("awake", "voice", "touch", "unarousable")
 SEIZURE = ("none", "brief", "prolonged")
 CEREBRAL_EDEMA = ("none", "focal", "diffuse")
-O2Device = Literal[O2_DEVICES]  # type: ignore[valid-type]
-Consciousness = Literal[CONSCIOUSNESS]  # type: ignore[valid-type]
-Seizure = Literal[SEIZURE]  # type: ignore[valid-type]
-CerebralEdema = Literal[CEREBRAL_EDEMA]  # type: ignore[valid-type]
 
 
 def open_episode(
@@ -64,7 +60,7 @@ def observe(
     vasopressors: Annotated[int, typer.Option("--vasopressors", parser=values.number(0, 6, integer=True),
                                               metavar="N", help="Vasopressors running, vasopressin not counted (0–6).")] = 0,
     vasopressin: Annotated[bool, typer.Option("--vasopressin", help="Vasopressin running.")] = False,
-    o2: Annotated[O2Device | None, typer.Option("--o2", metavar="DEVICE",
+    o2: Annotated[str | None, typer.Option("--o2", metavar="DEVICE", parser=values.choice(O2_DEVICES, "oxygen device"), autocompletion=values.completer(O2_DEVICES),
                                                 help="Oxygen support: " + ", ".join(O2_DEVICES)
                                                 + " (room-air counts as recorded).")] = None,
     o2_flow: Annotated[float | None, typer.Option("--o2-flow", parser=values.number(0, 80, unit="L/min"),
@@ -79,14 +75,14 @@ def observe(
                                       help="CAPD total for ICANS (0–32) in a child under the policy's CAPD age "
                                            "(default 12 years), or 'unable' when it cannot be performed "
                                            "(grade 4); older patients: --ice.")] = None,
-    consciousness: Annotated[Consciousness | None, typer.Option(
-        "--consciousness", metavar="LEVEL", help="Level of consciousness: awake, voice, touch, unarousable "
+    consciousness: Annotated[str | None, typer.Option(
+        "--consciousness", metavar="LEVEL", parser=values.choice(CONSCIOUSNESS, "level of consciousness"), autocompletion=values.completer(CONSCIOUSNESS), help="Level of consciousness: awake, voice, touch, unarousable "
                                                  "(with --ice or --capd: a full ICANS assessment).")] = None,
-    seizure: Annotated[Seizure | None, typer.Option("--seizure", metavar="KIND",
+    seizure: Annotated[str | None, typer.Option("--seizure", metavar="KIND", parser=values.choice(SEIZURE, "seizure kind"), autocompletion=values.completer(SEIZURE),
                                                     help="Seizure: none, brief, prolonged.")] = None,
     motor_weakness: Annotated[bool, typer.Option("--motor-weakness", help="Deep focal motor weakness.")] = False,
-    cerebral_edema: Annotated[CerebralEdema | None, typer.Option(
-        "--cerebral-edema", metavar="KIND", help="Cerebral edema on imaging: none, focal, diffuse.")] = None,
+    cerebral_edema: Annotated[str | None, typer.Option(
+        "--cerebral-edema", metavar="KIND", parser=values.choice(CEREBRAL_EDEMA, "cerebral edema finding"), autocompletion=values.completer(CEREBRAL_EDEMA), help="Cerebral edema on imaging: none, focal, diffuse.")] = None,
     at: At = None,
     late: Late = None,
     override: EntryOverride = None,
@@ -126,11 +122,13 @@ def give(
     ctx: typer.Context,
     episode: Episode,
     drug: Annotated[str, typer.Argument(metavar="DRUG", show_default=False, parser=values.drug,
+                                        autocompletion=values.completer(tuple(d.value for d in Drug)),
                                         help="Drug given (any case): " + ", ".join(d.value for d in Drug) + ".")],
     dose_mg: Annotated[float, typer.Option("--dose-mg", parser=values.number(MIN_DOSE_MG, 10_000, unit="mg"),
                                            metavar="X", show_default=False,
                                            help=f"Dose given, mg (at least {MIN_DOSE_MG:g}: less is a typo).")],
-    route: Annotated[Route | None, typer.Option("--route", metavar="ROUTE",
+    route: Annotated[str | None, typer.Option("--route", metavar="ROUTE",
+                                              parser=values.choice(tuple(r.value for r in Route), "route"), autocompletion=values.completer(tuple(r.value for r in Route)),
                                                 help="Route: iv, sc or po (default: the drug's usual route).")] = None,
     at: At = None,
     late: Late = None,
@@ -153,9 +151,9 @@ def give(
 def act(
     ctx: typer.Context,
     episode: Episode,
-    action: Annotated[Action, typer.Argument(metavar="ACTION", show_default=False,
-                                             help="Supportive-care action: " + ", ".join(a.value for a in Action)
-                                             + ".")],
+    action: Annotated[str, typer.Argument(metavar="ACTION", show_default=False,
+                                          parser=values.choice(tuple(a.value for a in Action), "action"), autocompletion=values.completer(tuple(a.value for a in Action)),
+                                             help="Supportive-care action: one of the list above.")],
     at: At = None,
     note: Annotated[str | None, typer.Option("--note", parser=values.text(500), metavar="TEXT",
                                              help="A short note (no names).")] = None,
@@ -163,7 +161,13 @@ def act(
     override: EntryOverride = None,
     json_out: JsonFlag = False,
 ) -> None:
-    """Record a supportive-care action (docs/clinical-basis.md §6).
+    """Record a supportive-care action (docs/CLINICAL.md §6).
+
+    \b
+    ACTION (any case) is one of:
+      icu-transfer, infection-workup, antibiotics, antifungal-prophylaxis,
+      telemetry, labs, echocardiogram, fluid-bolus, aspiration-precautions,
+      neurology-consult, neuroimaging, eeg, antiseizure
 
     An action charted after the fact, at a clinical time before the episode's latest event, is a
     late entry: --at TIME --late REASON.

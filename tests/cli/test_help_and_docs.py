@@ -36,11 +36,12 @@ CONTRACT: dict[str, set[str]] = {
     "upgrade": {"--json"},
     "resolve": {"--at", "--override", "--json"},
     "close": {"--at", "--reason", "--json"},
-    "status": {"--as-of", "--json"},
-    "history": {"--json"},
-    "list": {"--state", "--due", "--at", "--json"},
+    "status": {"--as-of", "--full", "--json"},
+    "history": {"--wide", "--json"},
+    "list": {"--state", "--due", "--at", "--active", "--limit", "--wide", "--json"},
+    "info": {"--json"},
     "audit verify": {"--checkpoint", "--public-key", "--json"},
-    "audit refusals": {"--json"},
+    "audit refusals": {"--wide", "--json"},
     "audit report": {"--format", "--out", "--force", "--json"},
     "audit keygen": {"--out", "--json"},
     "audit checkpoint": {"--key", "--out", "--force", "--json"},
@@ -131,6 +132,44 @@ def test_readme_rule_table_is_current() -> None:
     assert section == rules_markdown(), "README rule table is stale: run `.venv/bin/python -m cli.docs`"
     for rule_id in RULES:
         assert f"`{rule_id}`" in readme
+
+
+@pytest.mark.parametrize("relative", ["README.md", "docs/CLINICAL.md"])
+def test_generated_documentation_is_current(relative: str) -> None:
+    """docs/CLINICAL.md's rule, policy, hard-limit and source tables (and the README's rule table) are what
+    `python -m cli.docs` writes from the code now: a figure changed in the code and not in the document fails."""
+    from cli.docs import PARTS, markers, regenerated
+
+    text = (ROOT / relative).read_text(encoding="utf-8")
+    for name in PARTS[relative]:
+        assert all(marker in text for marker in markers(name)), f"{relative} lost its {name} markers"
+    assert text == regenerated(relative), f"{relative} is stale: run `.venv/bin/python -m cli.docs`"
+
+
+def test_every_policy_figure_and_source_is_explained_in_clinical_md() -> None:
+    from pathway.policy import Policy
+    from pathway.sources import SOURCES
+
+    clinical = (ROOT / "docs" / "CLINICAL.md").read_text(encoding="utf-8")
+    for name, field in Policy.model_fields.items():
+        if name not in ("name", "version"):
+            assert field.description, f"Policy.{name} has no description for docs/CLINICAL.md"
+            assert f"`{name}`" in clinical
+    for key in SOURCES:
+        assert f"`{key}`" in clinical
+
+
+def test_nothing_the_project_prints_or_documents_refers_to_shared(crs) -> None:  # type: ignore[no-untyped-def]
+    """The project reads without ../shared (issue 13): no help text, document or demo output points there."""
+    import re
+
+    for relative in ["README.md", *(str(p.relative_to(ROOT)) for p in (ROOT / "docs").glob("*.md"))]:
+        text = (ROOT / relative).read_text(encoding="utf-8")
+        assert not re.search(r"shared/|\.\./shared", text), f"{relative} refers to ../shared"
+    outputs = [crs("--help").stdout, crs("demo").stdout, crs("pathway").stdout]
+    outputs += [crs(*command.split(), "--help").stdout for command in CONTRACT]
+    for shown in outputs:
+        assert "shared/" not in shown
 
 
 def test_readme_names_every_command_and_the_two_quick_start_commands() -> None:

@@ -56,8 +56,13 @@ def numbers(low: float, high: float, *, integer: bool = False, low_open: bool = 
 
 
 def choices(valid: tuple[str, ...]) -> st.SearchStrategy[str]:
-    return st.one_of(st.text(max_size=30), st.sampled_from([v.upper() for v in valid] + [f" {valid[0]}", "x" * 600]),
-                     ).filter(lambda s: s not in valid)
+    """Not one of `valid` however spelled (every vocabulary is case-insensitive, `_` and `-` alike: issue 13)."""
+    from cli.values import vocabulary_key
+
+    keys = {vocabulary_key(v) for v in valid}
+    near = [v[:-1] for v in valid] + [v + "x" for v in valid] + [v.replace("e", "é") for v in valid]
+    return st.one_of(st.text(max_size=30), st.sampled_from(near + ["x" * 600])).filter(
+        lambda s: vocabulary_key(s) not in keys)
 
 
 def names_any_case(valid: tuple[str, ...]) -> st.SearchStrategy[str]:

@@ -1,5 +1,6 @@
 """The terminal view of every next-step kind (CONTRACT v2): give, give ONE of (alternatives), act,
-support, assess, and reassess / due rows marked OVERDUE — at 80 columns and wide.
+support, assess, and reassess / due rows marked OVERDUE — at 80 columns and wide, in `crs status --full`
+(the one-screen `crs status` is tests/cli/test_terminal_80.py).
 
 The payloads are the real `--json` answers of episodes stepped through the app (no hand-made
 objects); cli/views.py renders them into a recording console of a fixed width.
@@ -22,7 +23,7 @@ from tests.cli.conftest import Ran, iso, recent_t0
 def render(payload: dict[str, Any], width: int) -> str:
     console = Console(width=width, record=True, no_color=True, highlight=False, markup=False, emoji=False,
                       file=io.StringIO())
-    views.status(console, payload)
+    views.status_full(console, payload)
     text = console.export_text()
     assert max(len(line) for line in text.splitlines()) <= width, f"wider than {width} columns"
     return text
@@ -137,7 +138,7 @@ def test_the_view_and_the_json_are_the_same_object(crs) -> None:  # type: ignore
     ep = Episode(crs, 3)
     ep("observe", "--temp", "37", "--o2", "room-air", "--ice", "2", "--consciousness", "touch", hours=1)
     payload = crs("status", ep.id, "--json").json
-    shown = words(crs("status", ep.id, env={"COLUMNS": "400"}).stdout)
+    shown = words(crs("status", ep.id, "--full", env={"COLUMNS": "400"}).stdout)
     texts = [step_text(step) for step in payload["next_steps"]]
     positions = [shown.index(text) for text in texts]
     assert positions == sorted(positions) and len(texts) >= 3

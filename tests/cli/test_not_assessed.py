@@ -55,7 +55,7 @@ def test_a_new_episode_is_not_assessed_and_due_at_opening(steps: Steps, crs: Cal
     assert (body["crs_grade"], body["icans_grade"], body["next_steps"][0]["kind"]) == (None, None, "assess")
     shown = readable(crs("status", e, env=WIDE).stdout)
     assert "CRS not assessed (no observation recorded yet)" in shown
-    assert f"reassess now: OVERDUE since {iso(steps.t0).replace('T', ' ')}" in shown
+    assert f"reassess now: OVERDUE since {iso(steps.t0)[5:16].replace('T', ' ')}Z" in shown  # 80 columns: MM-DD hh:mm
     assert_clean(shown)
 
 
@@ -93,7 +93,7 @@ def test_a_partly_assessed_icans_says_what_is_not_recorded(steps: Steps, crs: Ca
     e = steps.open()
     steps("observe", e, "--temp", "37", "--o2", "room-air", "--consciousness", "voice", hours=1)
     shown = readable(crs("status", e, env=WIDE).stdout)
-    assert "ICANS grade 2 (decided by consciousness=voice; not recorded: ICE score)" in shown
+    assert "ICANS grade 2 (decided by awakens to voice; not recorded: ICE score)" in shown
     assert "CRS grade 0 (decided by no fever)" in shown
 
 
@@ -103,7 +103,7 @@ def test_history_and_list(steps: Steps, crs: Callable[..., Ran]) -> None:
     history = crs("history", e, "--json").json
     assert [(ev["data"]["crs_grade"], ev["data"]["icans_grade"]) for ev in history["events"][1:]] == [(1, None)]
     shown = readable(crs("history", e, env=WIDE).stdout)
-    assert "CRS 1, ICANS not assessed; o2_device=room-air, temp_c=38.5" in shown
+    assert "CRS 1, ICANS not assessed; 38.5 °C, room air" in shown
     assert_clean(shown)
     row = crs("list", "--json").json["episodes"][0]
     assert (row["crs_grade"], row["icans_grade"]) == (1, None)

@@ -2,7 +2,7 @@
 showed these could move without any behaviour test noticing).
 
 Each test names the boundary, the side that must pass and the side that must not. The figures are the clinical
-ones (docs/clinical-basis.md) or the default policy's; a site policy moves them, never the hard limits.
+ones (docs/CLINICAL.md) or the default policy's; a site policy moves them, never the hard limits.
 """
 
 from datetime import timedelta

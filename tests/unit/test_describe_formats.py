@@ -3,7 +3,7 @@
 tests/unit/test_describe.py proves the frozen copy (pathway/described.py) equals what pathway/describe.py
 generates; that says nothing about whether what it generates is right. These tests state, by hand, what
 each format must say about the pathway (CONTRACT.md `crs pathway`: states, transitions, guards, rules with
-their IDs, limits and citations), with the clinical figures of docs/clinical-basis.md.
+their IDs, limits and citations), with the clinical figures of docs/CLINICAL.md.
 """
 
 import json

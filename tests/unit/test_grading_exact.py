@@ -1,5 +1,5 @@
 """The basis of each CRS and ICANS grade, exactly as a clinician reads it to check the call (pathway/grading.py;
-docs/clinical-basis.md §1–2; issue 12: these words survived a mutation run).
+docs/CLINICAL.md §1–2; issue 12: these words survived a mutation run).
 
 A basis says which input decided the grade (`decided_by`), what a full assessment still lacks (`missing`), the notes
 shown as warnings, and its sources (`citations`: ASCO-2021 beside ASTCT-2019 for a child's CAPD screen).

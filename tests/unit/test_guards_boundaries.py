@@ -1,7 +1,7 @@
 """The rule checks and pathway conditions of pathway/guards.py at their boundaries, each on both sides, with
 the sentences a clinician reads when a step is refused (issue 12: these survived a mutation run).
 
-The figures are the clinical ones (docs/clinical-basis.md) or the default policy's (pathway/policy.py); the
+The figures are the clinical ones (docs/CLINICAL.md) or the default policy's (pathway/policy.py); the
 sentences are those of each rule (pathway/rules.py) as the refusal prints them. Episodes are built step by step
 with the pure core (tests/scenarios/driver.py): decide + fold, no store.
 """

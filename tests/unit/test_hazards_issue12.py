@@ -32,7 +32,7 @@ def test_h12_a_standard_steroid_course_continues_when_a_refractory_drug_is_added
 def test_h24_a_site_cannot_make_a_methylprednisolone_pulse_a_standard_dose() -> None:
     """Before: a policy with standard_methylprednisolone_mg_per_kg = 20 made 1000 mg at 70 kg a *standard* dose:
     accepted at CRS grade 3 without ESCALATION_ORDER, the episode in the standard steroid state. Escalated is
-    methylprednisolone above 2 mg/kg (docs/clinical-basis.md): a site may lower that boundary, not raise it."""
+    methylprednisolone above 2 mg/kg (docs/CLINICAL.md): a site may lower that boundary, not raise it."""
     with pytest.raises(ValidationError, match="standard_methylprednisolone_mg_per_kg"):
         Policy(standard_methylprednisolone_mg_per_kg=20)
     assert Policy(standard_methylprednisolone_mg_per_kg=1).standard_methylprednisolone_mg_per_kg == 1

@@ -2,7 +2,7 @@
 with their keys and sentences, the assess step, the warnings (pathway/recommend.py; issue 12: these survived a
 mutation run).
 
-The times are worked from the clinical rules by hand (docs/clinical-basis.md §3, §4, §7): a repeat tocilizumab
+The times are worked from the clinical rules by hand (docs/CLINICAL.md §3, §4, §7): a repeat tocilizumab
 dose 8 h after the last, dexamethasone every 6 h, escalation 24 h after the standard steroid started,
 reassessment every 4 h while CRS is grade 2 or more. T0 is 2026-03-01 12:00 UTC (tests/scenarios/driver.py).
 """

@@ -1,6 +1,6 @@
 """Every regimen the pathway can recommend, for six reference patients, as a clinician would read it.
 
-The figures are the clinical ones, worked by hand (docs/clinical-basis.md): tocilizumab 8 mg/kg from 30 kg and
+The figures are the clinical ones, worked by hand (docs/CLINICAL.md): tocilizumab 8 mg/kg from 30 kg and
 12 mg/kg below, at most 800 mg; dexamethasone at most 0.5 mg/kg a dose; methylprednisolone at most 30 mg/kg a
 day; anakinra 100 mg from 18 years, 2 mg/kg below; siltuximab 11 mg/kg; a child's methylprednisolone taper
 scaled by the child's pulse over the adult's 1000 mg. The table is literal on purpose: a change to a dose, an

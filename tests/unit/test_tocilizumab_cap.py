@@ -1,6 +1,6 @@
 """Tocilizumab for a patient over 100 kg: 8 mg/kg passes the 800 mg cap, so the recommended dose is the cap.
 
-The label dose (docs/clinical-basis.md §3) is 8 mg/kg from 30 kg, at most 800 mg a dose (hard). Above 100 kg
+The label dose (docs/CLINICAL.md §3) is 8 mg/kg from 30 kg, at most 800 mg a dose (hard). Above 100 kg
 the weight-based dose passes the cap: the recommendation must be capped (pathway/dosing.py toci_dose_mg), and
 so shown, never held back as a dose the rules would refuse (H1, H13). The reference patients of
 test_regimen_table.py stop at 100 kg, where 8 mg/kg is exactly 800 mg and the cap is never tested.
