@@ -167,8 +167,21 @@ def _completion(install: bool) -> Any:
         from typer import completion
 
         completion.completion_init()
-        (completion.install_callback if install else completion.show_callback)(ctx, param, value)
+        shell = os.path.basename(os.environ.get("SHELL", ""))  # the login shell; else Typer asks the process tree
+        if shell not in COMPLETION_SHELLS:
+            (completion.install_callback if install else completion.show_callback)(ctx, param, value)
+            return
+        if install:
+            completion.install_callback(ctx, param, shell)
+            return
+        prog = ctx.find_root().info_name or "crs"
+        sys.stdout.write(completion.get_completion_script(prog_name=prog, complete_var=f"_{prog.upper()}_COMPLETE",
+                                                          shell=shell).rstrip("\n") + "\n")
+        raise typer.Exit()
     return callback
+
+
+COMPLETION_SHELLS = ("bash", "zsh", "fish", "pwsh", "powershell")
 
 
 @app.callback()
