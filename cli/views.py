@@ -142,9 +142,10 @@ def wrap_words(text: str, width: int) -> list[str]:
 
 
 def status(out: Console, payload: dict[str, Any]) -> None:
-    """`crs status`: one 80x24 screen. What is overdue first (marked, red on a terminal), then what is due now;
-    each step the words a nurse types, with as much of its reason as the line holds; every timer and warning
-    on a line of its own. `--full` (status_full) has every reason, source and basis in full."""
+    """`crs status`: one 80x24 screen. What to measure now first, then what is overdue (marked, red on a
+    terminal); each step the words a nurse types, with as much of its reason as the line holds (cut between
+    words: `--full` has it whole); every timer on a line of its own. The grades' basis, the observation and
+    the warnings are wrapped, never cut: a missing measurement or a warning is always shown whole."""
     width = out.width
     policy = payload.get("policy") or {}
     head = Text.assemble((str(payload.get("episode")), "bold cyan"), f"  patient {payload.get('patient')}  ",
@@ -155,13 +156,12 @@ def status(out: Console, payload: dict[str, Any]) -> None:
     for which, label in (("crs", "CRS   "), ("icans", "ICANS ")):
         line = Text.assemble((label, "bold"), _grade(payload.get(f"{which}_grade")))
         note = _basis_words(payload, which)
-        if note:
-            line.append(" " + fit(f"({note})", width - len(line.plain) - 1), style="dim")
+        if note:  # wrapped, never cut: what is missing must all be seen
+            line.append(f" ({note})", style="dim")
         out.print(line)
     basis = payload.get("basis") or {}
     if basis:
-        seen = f"Observed {short_when(basis.get('observed_at'))}: {inputs_text(basis.get('inputs') or {})}"
-        out.print(Text(fit(seen, width)))
+        out.print(Text(f"Observed {short_when(basis.get('observed_at'))}: {inputs_text(basis.get('inputs') or {})}"))
     if payload.get("corrections"):
         out.print(Text(fit(f"Corrections: {payload['corrections']} correction(s), void(s) and late entries on record; "
                            "this is what stands (crs history)", width), style="yellow"))
@@ -189,8 +189,8 @@ def status(out: Console, payload: dict[str, Any]) -> None:
             line.append("OVERDUE ", style="bold red")
         line.append(fit(str(item.get("what")), width - len(line.plain)))
         out.print(line)
-    for warning in payload.get("warnings") or []:
-        out.print(Text(fit(f"warning: {short_when(warning)}", width), style="yellow"))
+    for warning in payload.get("warnings") or []:  # wrapped, never cut
+        out.print(Text(f"warning: {short_when(warning)}", style="yellow"))
     footer = f"Policy {policy.get('name')} v{policy.get('version')}. {DISCLAIMER_SHORT}"
     out.print(Text(footer if len(footer) <= width else DISCLAIMER_SHORT, style="dim italic"))
 
