@@ -15,7 +15,7 @@ from typer.core import TyperCommand, TyperGroup
 
 from cli import coercion, values
 from cli.commands import audit, corrections, demo, describe, info, queries, roles, steps, upgrade
-from cli.context import Settings, default_actor
+from cli.context import Settings, crs_version, default_actor
 
 HELP = (
     "An executable clinical pathway for cytokine release syndrome (CRS): graded observations, guarded "
@@ -148,13 +148,7 @@ app = typer.Typer(cls=CrsGroup, help=HELP, add_completion=False, pretty_exceptio
 
 def _version(value: bool) -> None:
     if value:
-        from importlib.metadata import PackageNotFoundError, version
-
-        try:
-            number = version("crs-pathway")
-        except PackageNotFoundError:  # run from a source tree without installing
-            number = "unknown"
-        sys.stdout.write(f"crs-pathway {number}\n")
+        sys.stdout.write(f"crs-pathway {crs_version()}\n")
         raise typer.Exit()
 
 

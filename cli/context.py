@@ -72,6 +72,16 @@ def open_store(config: Settings, *, read_only: bool = False, url: str | None = N
         store.close()
 
 
+def crs_version() -> str:
+    """The installed crs-pathway version (`crs -V`, `crs info`), or "unknown" in a source tree never installed."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("crs-pathway")
+    except PackageNotFoundError:
+        return "unknown"
+
+
 def default_database_missing(config: Settings) -> str | None:
     """The default database's path when no database was named (--db, CRS_DB) and that file does not exist yet
     (a first run), else None. A database the user named but that is missing stays an error (a typo)."""

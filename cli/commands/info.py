@@ -6,7 +6,7 @@ database read-only and never creates it: a default database that does not exist 
 
 import typer
 
-from cli.context import default_database_missing, open_store, settings
+from cli.context import crs_version, default_database_missing, open_store, settings
 from cli.options import JsonFlag
 from cli.render import emit
 from cli.values import packaged_policies
@@ -15,16 +15,10 @@ from cli.values import packaged_policies
 def info(ctx: typer.Context, json_out: JsonFlag = False) -> None:
     """The database in use (password masked; for SQLite the file), its schema version, the authenticated
     login, the actor steps are recorded as, the version of crs and the packaged policies."""
-    from importlib.metadata import PackageNotFoundError, version
-
     from persistence.schema import HEAD
 
     config = settings(ctx, json_out)
-    try:
-        crs_version = version("crs-pathway")
-    except PackageNotFoundError:  # a source tree that was not installed
-        crs_version = "unknown"
-    payload: dict[str, object] = {"version": crs_version, "schema_head": HEAD, "actor": config.actor,
+    payload: dict[str, object] = {"version": crs_version(), "schema_head": HEAD, "actor": config.actor,
                                   "policies": packaged_policies()}
     missing = default_database_missing(config)
     if missing is not None:
