@@ -148,8 +148,10 @@ def _database_failure(exc: BaseException) -> Failure | None:
     file system's refusals (OSError), which the environment causes and so are never an internal error."""
     if isinstance(exc, OSError):
         return _os_failure(exc)
+    from persistence.database import DatabaseError
+
     module = type(exc).__module__.split(".")[0]
-    if module not in ("sqlalchemy", "sqlite3", "psycopg", "alembic"):
+    if not isinstance(exc, DatabaseError) and module not in ("sqlalchemy", "sqlite3", "psycopg", "alembic"):
         return None
     original = getattr(exc, "orig", None) or exc
     detail = str(original).splitlines()[0] if str(original) else type(original).__name__

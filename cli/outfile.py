@@ -64,7 +64,7 @@ def database_files(config: "Settings") -> tuple[Path, ...]:
 
     The same URL resolution as cli/context.py `open_store`: `--db`/`CRS_DB`, else the default file.
     """
-    from persistence.engines import parse_url, sqlite_path
+    from persistence.database import parse_url, sqlite_path
     from persistence.store import default_url
 
     if config.db is not None:
@@ -75,7 +75,7 @@ def database_files(config: "Settings") -> tuple[Path, ...]:
         except (OSError, Invalid):  # the data folder cannot be created, so it holds no database to protect
             return ()
     url = parse_url(url_text)  # Invalid (exit 2) for a URL no command could open either
-    if url.get_backend_name() != "sqlite":
+    if url.backend != "sqlite":
         return ()
     path = sqlite_path(url)
     return tuple(dict.fromkeys((path, Path(os.path.realpath(path)))))

@@ -2,7 +2,8 @@
 
     store.py         Store.open(url, read_only=...), default_url(): the way in
     unit_of_work.py  one step = one transaction (implements pathway.service.UnitOfWork)
-    engines.py       SQLite/PostgreSQL engine settings (WAL, BEGIN IMMEDIATE, read-only modes)
+    database.py      URLs, configured sqlite3/psycopg connections and their pool (WAL, BEGIN IMMEDIATE,
+                     read-only modes); SQLAlchemy only for migrations and `crs roles`
     schema.py        cheap "already current?" check; Alembic only to create or upgrade
     tables.py        the schema as SQLModel tables (not imported on the hot path)
     rows.py          domain <-> row conversions

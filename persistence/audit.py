@@ -41,8 +41,6 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol, get_args
 
 from pydantic_core import from_json
-from sqlalchemy import Connection, text
-from sqlalchemy.exc import DBAPIError
 
 from pathway.episode import Episode
 from pathway.errors import Invalid, NotFound
@@ -50,6 +48,7 @@ from pathway.events import PATHWAY_VERSION, Event, EventKind, Override, decided_
 from pathway.replay import replay, snapshot_disagreements
 from persistence import triggers
 from persistence.chain import GENESIS, link
+from persistence.database import Reader
 from persistence.rows import (EVENT_COLUMNS, REFUSAL_CHAIN_COLUMNS, REFUSAL_COLUMNS, EventRecord, canonical_from_row,
                               event_from_row, refusal_canonical, snapshot_sha256, snapshot_text, target_of, text_time)
 from persistence.store import Store
@@ -77,15 +76,12 @@ _COUNT_EVENTS = "SELECT count(*) FROM event"
 _COUNT_EPISODE_EVENTS = "SELECT count(*) FROM event WHERE episode_id = ?"
 _ORPHANS = "SELECT DISTINCT episode_id FROM event WHERE episode_id NOT IN (SELECT id FROM episode) ORDER BY episode_id"
 _REFUSALS = f"SELECT id, {REFUSAL_CHAIN_COLUMNS}, {REFUSAL_COLUMNS} FROM refusal"
-_HEADS = text(
-    "SELECT e.episode_id, e.seq, e.hash FROM event e "
-    "WHERE e.seq = (SELECT MAX(x.seq) FROM event x WHERE x.episode_id = e.episode_id) ORDER BY e.episode_id"
-)
-_EVENT_AT = text("SELECT hash FROM event WHERE episode_id = :id AND seq = :seq")
-_LAST_SEQ = text("SELECT MAX(seq) FROM event WHERE episode_id = :id")
+_HEADS = ("SELECT e.episode_id, e.seq, e.hash FROM event e "
+          "WHERE e.seq = (SELECT MAX(x.seq) FROM event x WHERE x.episode_id = e.episode_id) ORDER BY e.episode_id")
+_EVENT_AT = "SELECT hash FROM event WHERE episode_id = ? AND seq = ?"
+_LAST_SEQ = "SELECT MAX(seq) FROM event WHERE episode_id = ?"
 
-#: Rows as plain tuples with names: what canonical_from_row and event_from_row read, at a tenth of
-#: the cost of SQLAlchemy's Row.
+#: Rows as plain tuples with names: what canonical_from_row and event_from_row read.
 EpisodeRow = namedtuple("EpisodeRow", _EPISODE_COLUMNS.replace(",", " "))
 EventRow = EventRecord
 RefusalRow = namedtuple("RefusalRow", ("id, " + REFUSAL_CHAIN_COLUMNS + ", " + REFUSAL_COLUMNS).replace(",", " "))
@@ -211,32 +207,7 @@ class Witness(Protocol):
         ...
 
 
-class _Reader:
-    """The DB-API cursor of a read transaction: verify's rows without SQLAlchemy's per-row cost.
-
-    Driver errors come out as SQLAlchemy's DBAPIError, as they would through the Connection."""
-
-    def __init__(self, conn: Connection) -> None:
-        if not conn.in_transaction():
-            conn.begin()  # BEGIN now (SQLite): the raw cursor below would not autobegin
-        self._driver_error: type[BaseException] = conn.dialect.loaded_dbapi.Error
-        self._qmark = conn.dialect.name == "sqlite"
-        self.dialect = conn.dialect.name
-        self._cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
-
-    def rows(self, sql: str, params: tuple[Any, ...] = ()) -> list[Any]:
-        if not self._qmark:
-            sql = sql.replace("?", "%s")
-        try:
-            return self._cursor.execute(sql, params).fetchall()
-        except self._driver_error as exc:
-            raise DBAPIError.instance(sql, params, exc, self._driver_error) from exc  # type: ignore[arg-type]
-
-    def close(self) -> None:
-        self._cursor.close()
-
-
-def _episode_rows(reader: _Reader, episode_id: str | None) -> Iterator[EpisodeRow]:
+def _episode_rows(reader: Reader, episode_id: str | None) -> Iterator[EpisodeRow]:
     if episode_id is not None:
         found = reader.rows(_ONE_EPISODE, (episode_id,))
         if not found:
@@ -460,7 +431,7 @@ def check_history(ep: EpisodeRow, rows: list[EventRow], redeciding: bool = True,
 History = tuple[EpisodeRow, list[Any], int, list[tuple[int | None, str]]]
 
 
-def _histories(reader: _Reader, episode_id: str | None, witness: Witness | None) -> Iterator[History]:
+def _histories(reader: Reader, episode_id: str | None, witness: Witness | None) -> Iterator[History]:
     """Each episode row with its event rows (plain tuples), one episode in memory at a time."""
     for ep in _episode_rows(reader, episode_id):
         rows = reader.rows(_EVENTS, (ep.id,))
@@ -525,7 +496,7 @@ def _cpus() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
-def _workers(reader: _Reader, settled: int = 0) -> int:
+def _workers(reader: Reader, settled: int = 0) -> int:
     """How many worker processes to check this database with: 0 (in-process) unless it has at
     least PARALLEL_MIN_EVENTS events to re-decide (beyond the `settled` ones an incremental verify
     only hashes: shipping those rows to workers costs more than hashing them here), there is more
@@ -540,7 +511,7 @@ def _workers(reader: _Reader, settled: int = 0) -> int:
 
 # -- the refusal log's chain ------------------------------------------------------------------------
 
-def refusal_rows(reader: _Reader) -> list[RefusalRow]:
+def refusal_rows(reader: Reader) -> list[RefusalRow]:
     """The whole refusal log in chain order (seq; rows without one, which no crs since 0003 writes, last)."""
     rows = [RefusalRow._make(row) for row in reader.rows(_REFUSALS)]
     rows.sort(key=lambda r: (not isinstance(r.seq, int), r.seq if isinstance(r.seq, int) else 0, r.id))
@@ -596,7 +567,7 @@ def check_refusals(rows: list[RefusalRow]) -> tuple[list[Failure], tuple[int, st
 
 # -- the append-only triggers ---------------------------------------------------------------------------
 
-def check_triggers(reader: _Reader) -> list[Failure]:
+def check_triggers(reader: Reader) -> list[Failure]:
     """Every trigger of persistence/triggers.py is in place, enabled, and does what its migration made it do.
 
     SQLite keeps each trigger's CREATE statement: it must be the migration's. PostgreSQL: the trigger
@@ -661,8 +632,7 @@ def verify(store: Store, episode_id: str | None = None, *, witness: Witness | No
     in the same order, as checked in-process. A `witness` (a checkpoint's checks) sees every row in
     the same read transaction. `progress`, if given, hears how far the check is after each episode."""
     report = VerifyReport()
-    with store.reading() as conn:
-        reader = _Reader(conn)
+    with store.reading() as reader:
         try:
             total = 0
             if progress is not None:
@@ -703,8 +673,8 @@ def verify(store: Store, episode_id: str | None = None, *, witness: Witness | No
 
 def digest(store: Store) -> dict[str, Any]:
     """Each episode's last seq and hash: keep it elsewhere to detect a cut-off tail later."""
-    with store.reading() as conn:
-        heads = {row.episode_id: {"seq": row.seq, "hash": row.hash} for row in conn.execute(_HEADS)}
+    with store.reading() as reader:
+        heads = {episode: {"seq": seq, "hash": hash_} for episode, seq, hash_ in reader.rows(_HEADS)}
     return {"format": DIGEST_FORMAT, "episodes": heads}
 
 
@@ -722,15 +692,15 @@ def verify_digest(store: Store, digest_value: dict[str, Any]) -> VerifyReport:
     the digest's hash (events appended since are fine; a cut or rewritten tail is not)."""
     entries = _digest_entries(digest_value)
     report = verify(store)
-    with store.reading() as conn:
+    with store.reading() as reader:
         for episode_id, (seq, hash_) in sorted(entries.items()):
-            stored = conn.execute(_EVENT_AT, {"id": episode_id, "seq": seq}).scalar()
+            stored = reader.value(_EVENT_AT, (episode_id, seq))
             if stored == hash_:
                 continue
             if stored is not None:
                 problem = "its hash differs from the digest (history rewritten)"
             else:
-                last = conn.execute(_LAST_SEQ, {"id": episode_id}).scalar()
+                last = reader.value(_LAST_SEQ, (episode_id,))
                 problem = ("the episode is missing (deleted)" if last is None
                            else f"the history ends at seq {last}, before the digest's seq {seq} (truncated)")
             report.failures.append(Failure(episode_id, seq, problem))

@@ -9,13 +9,11 @@ the client cannot claim another.
 
 import functools
 import os
-import weakref
 from typing import TYPE_CHECKING, Any
 
-if TYPE_CHECKING:  # the CLI's default actor reads os_login() without loading SQLAlchemy
-    from sqlalchemy import Engine
+if TYPE_CHECKING:  # the CLI's default actor reads os_login() without loading a driver
+    from persistence.database import Database
 
-_SESSION_USERS: "weakref.WeakKeyDictionary[Engine, str]" = weakref.WeakKeyDictionary()
 MAX_LOGIN = 64  # the column width
 
 
@@ -37,20 +35,14 @@ def _windows_login() -> str:  # pragma: no cover - crs runs on POSIX in CI
     return getpass.getuser()[:MAX_LOGIN] or "unknown"
 
 
-def session_user(engine: "Engine", cursor: Any) -> str:
-    """PostgreSQL's session user for this engine's connections, asked once per engine (one URL, one role)."""
-    known = _SESSION_USERS.get(engine)
-    if known is None:
+def session_user(database: "Database", cursor: Any) -> str:
+    """PostgreSQL's session user for this database's connections, asked once (one URL, one role)."""
+    if database.session_user is None:
         cursor.execute("SELECT session_user")
-        known = _SESSION_USERS[engine] = str(cursor.fetchone()[0])
-    return known
+        database.session_user = str(cursor.fetchone()[0])
+    return database.session_user
 
 
-def session_users() -> "weakref.WeakKeyDictionary[Engine, str]":
-    """The session users known so far, by engine (for naming the login in a permission error)."""
-    return _SESSION_USERS
-
-
-def login_for(engine: "Engine", cursor: Any) -> str:
-    """The authenticated login of whoever writes through `engine`."""
-    return os_login() if engine.dialect.name == "sqlite" else session_user(engine, cursor)
+def login_for(database: "Database", cursor: Any) -> str:
+    """The authenticated login of whoever writes through `database`."""
+    return os_login() if database.dialect == "sqlite" else session_user(database, cursor)

@@ -1,6 +1,6 @@
 """What the file system says about a SQLite path: why this user cannot open or write it, in one clause.
 
-Shared by the engines (persistence/engines.py), the read-only snapshots (persistence/sqlite_readers.py)
+Shared by the connections (persistence/database.py), the read-only snapshots (persistence/sqlite_readers.py)
 and the store's error sentences, so every unusable path gets the same sentence and exit 2 (HAZARDS H21).
 """
 

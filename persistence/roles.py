@@ -28,10 +28,10 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, text
-from sqlalchemy.engine import URL
 from sqlalchemy.exc import DBAPIError
 
 from pathway.errors import Conflict, Invalid
+from persistence.database import Database, DatabaseError, DatabaseUrl, Reader
 
 AUDITOR, CLINICIAN = "crs_auditor", "crs_clinician"
 GROUP_ROLES = (AUDITOR, CLINICIAN)
@@ -321,18 +321,18 @@ def apply_roles(conn: Connection, database: str, *, clinicians: Sequence[str] = 
     return report
 
 
-def set_up(url: URL, *, clinicians: Sequence[str] = (), auditors: Sequence[str] = ()) -> RolesReport:
+def set_up(url: DatabaseUrl, *, clinicians: Sequence[str] = (), auditors: Sequence[str] = ()) -> RolesReport:
     """`crs roles` on a PostgreSQL URL: one transaction, committed only if every step of it succeeded."""
-    from persistence.engines import make_engine
     from persistence.schema import HEAD, KNOWN_REVISIONS, NEWER, current_revision
 
     shown = url.render_as_string(hide_password=True)
-    engine = make_engine(url, read_only=False, timeout_s=10.0)
+    database = Database(url, read_only=False, timeout_s=10.0)
+    engine = database.sqlalchemy_engine()
     login = url.username or "?"
     try:
         with engine.connect() as conn:
             login = str(conn.execute(text("SELECT session_user")).scalar())
-            revision = current_revision(conn)
+            revision = current_revision(Reader(database, conn.connection.driver_connection.cursor()))  # type: ignore[union-attr]
             if revision is not None and revision not in KNOWN_REVISIONS:
                 raise Invalid(NEWER)
             if revision != HEAD:
@@ -343,32 +343,34 @@ def set_up(url: URL, *, clinicians: Sequence[str] = (), auditors: Sequence[str] 
             conn.commit()
             return report
     except DBAPIError as exc:
-        raise _failure(exc, url, login) from None
+        raise _failure(exc.orig, exc.connection_invalidated, url, login) from None
+    except DatabaseError as exc:  # refused at connect (the connections are persistence/database.py's)
+        raise _failure(exc.orig, exc.connection_invalidated, url, login) from None
     finally:
         engine.dispose()
 
 
-def _failure(exc: DBAPIError, url: URL, login: str) -> Exception:
+def _failure(orig: BaseException | None, invalidated: bool, url: DatabaseUrl, login: str) -> Exception:
     """A driver error during `crs roles` as one sentence (nothing was committed)."""
-    state = getattr(exc.orig, "sqlstate", None)
+    state = getattr(orig, "sqlstate", None)
     if state == "42501":
-        detail = str(exc.orig).splitlines()[0] if exc.orig is not None else "permission denied"
+        detail = str(orig).splitlines()[0] if orig is not None else "permission denied"
         return Invalid(f"the database login '{login}' may not set up the crs roles ({detail}); run `crs roles` as "
                        "the owner of the crs tables (the login that ran `crs upgrade`) with CREATEROLE, or as a "
                        "superuser; nothing was changed")
     if state in _CONFLICT_STATES:
         return Conflict("another `crs roles` or a step held what this one needed; nothing was changed, retry")
     where = f"{url.host or 'localhost'}:{url.port or 5432}/{url.database or ''}"
-    said = str(exc.orig).lower() if exc.orig is not None else ""
+    said = str(orig).lower() if orig is not None else ""
     if "permission denied for database" in said or "connect privilege" in said:  # refused at connect: no state
         return Invalid(f"the database login '{login}' may not set up the crs roles (it may not even connect to "
                        f"{where}); run `crs roles` as the login that ran `crs upgrade`; nothing was changed")
     if "authentication failed" in said:
         return Invalid(f"the server at {where} did not accept the login '{login}' (authentication failed); check "
                        "the user name and its password (~/.pgpass or PGPASSWORD)")
-    if exc.connection_invalidated or state is None or state.startswith("08"):
+    if invalidated or state is None or state.startswith("08"):
         return Invalid(f"cannot open the PostgreSQL database {where}; check that the server runs and the URL is right")
-    detail = str(exc.orig).splitlines()[0] if exc.orig is not None else type(exc).__name__
+    detail = str(orig).splitlines()[0] if orig is not None else "unknown error"
     return Invalid(f"the crs roles could not be set up ({detail}); nothing was changed")
 
 

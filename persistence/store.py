@@ -1,31 +1,28 @@
 """The Store: the one way into the database for the CLI and the audit.
 
-Engines are cached per URL for the life of the process and the schema is checked once per
-process and URL (one SELECT when already current), so a CLI command pays for neither twice.
-A step's statements run on the pooled DB-API connection (unit_of_work.py); queries and the audit
-use SQL text on SQLAlchemy Core. No ORM objects anywhere.
+Databases (persistence/database.py) are cached per URL for the life of the process and the schema is
+checked once per process and URL (one SELECT when already current), so a CLI command pays for neither
+twice. Steps and queries run their SQL on the driver's own connection; no ORM objects anywhere, and no
+SQLAlchemy unless a schema has to be created or upgraded.
 """
 
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from sqlalchemy import Connection, Engine, text
-from sqlalchemy.engine import URL
-from sqlalchemy.exc import DBAPIError
-
 from pathway.episode import Episode
 from pathway.errors import Invalid, NotFound
 from pathway.service import RefusalRecord
-from persistence.engines import WRITE, make_engine, parse_url, sqlite_path
+from persistence.database import Database, DatabaseError, DatabaseUrl, Reader, parse_url, sqlite_path
 from persistence.paths import os_reason, path_problem, shown_path
-from persistence.rows import EVENT_COLUMNS, REFUSAL_COLUMNS, StoredEvent, event_from_row, refusal_from_row
+from persistence.rows import (EVENT_COLUMNS, REFUSAL_CHAIN_COLUMNS, REFUSAL_COLUMNS, EventRecord, RefusalRecordRow,
+                              StoredEvent, event_from_row, refusal_from_row)
 from persistence.schema import ensure_schema
-from persistence.unit_of_work import SqlUnitOfWork, conflict_or_none, held_connections, read_snapshot
+from persistence.unit_of_work import SqlUnitOfWork, conflict_or_none, read_snapshot
 
 __all__ = ["Store", "StoredEvent", "default_url", "reset_process_cache"]
 
-_ENGINES: dict[tuple[str, bool, float], Engine] = {}
+_DATABASES: dict[tuple[str, bool, float], Database] = {}
 _SCHEMA_CHECKED: set[tuple[str, bool, float]] = set()
 
 
@@ -45,49 +42,47 @@ def default_url() -> str:
 
 
 def reset_process_cache() -> None:
-    """Dispose every cached engine and forget schema checks (tests; a process after a migration)."""
-    for engine in _ENGINES.values():
-        held_connections(engine).release()
-        engine.dispose()
-    _ENGINES.clear()
+    """Close every pooled connection and forget databases and schema checks (tests; after a migration)."""
+    for database in _DATABASES.values():
+        database.dispose()
+    _DATABASES.clear()
     _SCHEMA_CHECKED.clear()
 
 
-def _cannot_open(url: URL, exc: DBAPIError, *, writing: bool = False) -> Invalid:
+def _cannot_open(url: DatabaseUrl, exc: DatabaseError, *, writing: bool = False) -> Invalid:
     """The driver's refusal to open as one sentence; on SQLite, what on the file system explains it (a name too
     long, a folder, a file or folder this user may not read or write) rather than "unable to open"."""
-    if url.get_backend_name() == "sqlite":
+    if url.backend == "sqlite":
         path = sqlite_path(url)
         found = path_problem(path, writing=writing)
         if found is not None:
             verb, why = found
             return Invalid(f"cannot {verb} the database {shown_path(path)}: {why}")
-        reason = str(exc.orig).splitlines()[0] if exc.orig is not None else "unknown error"
-        return Invalid(f"cannot open the database {shown_path(path)}: {reason}")
+        return Invalid(f"cannot open the database {shown_path(path)}: {exc}")
     where = f"{url.host or 'localhost'}:{url.port or 5432}/{url.database or ''}"
-    original = getattr(exc, "orig", None)
+    original = exc.orig
     if getattr(original, "sqlstate", None) == "42501" or "permission denied" in str(original).lower():
         return Invalid(f"the PostgreSQL login '{url.username or '?'}' may not use the crs database {where} "
                        "(permission denied); ask its owner for the crs_clinician or crs_auditor role (`crs roles`)")
     return Invalid(f"cannot open the PostgreSQL database {where}; check that the server runs and the URL is right")
 
 
-def _engine(url: str, read_only: bool, timeout_s: float) -> tuple[URL, tuple[str, bool, float], Engine]:
-    """The parsed URL, its cache key and its engine (made once per process)."""
+def _database(url: str, read_only: bool, timeout_s: float) -> tuple[tuple[str, bool, float], Database]:
+    """The URL's cache key and its database (made once per process)."""
     parsed = parse_url(url)
     key = (parsed.render_as_string(hide_password=False), read_only, timeout_s)
-    engine = _ENGINES.get(key)
-    if engine is None:
-        engine = _ENGINES[key] = make_engine(parsed, read_only=read_only, timeout_s=timeout_s)
-    return parsed, key, engine
+    database = _DATABASES.get(key)
+    if database is None:
+        database = _DATABASES[key] = Database(parsed, read_only=read_only, timeout_s=timeout_s)
+    return key, database
 
 
-def _ensure(parsed: URL, key: tuple[str, bool, float], engine: Engine, read_only: bool) -> str | None:
+def _ensure(key: tuple[str, bool, float], database: Database) -> str | None:
     """Check or migrate the schema (persistence/schema.py), once per process and URL; the revision found."""
     try:
-        found = ensure_schema(engine, None if read_only else engine.execution_options(**{WRITE: True}))
-    except DBAPIError as exc:
-        raise conflict_or_none(exc) or _cannot_open(parsed, exc, writing=not read_only) from None
+        found = ensure_schema(database)
+    except DatabaseError as exc:
+        raise conflict_or_none(exc) or _cannot_open(database.url, exc, writing=not database.read_only) from None
     _SCHEMA_CHECKED.add(key)
     return found
 
@@ -95,103 +90,101 @@ def _ensure(parsed: URL, key: tuple[str, bool, float], engine: Engine, read_only
 class Store:
     """Episodes, their events and the refusal log on one database (SQLite or PostgreSQL)."""
 
-    def __init__(self, url: URL, engine: Engine, *, read_only: bool) -> None:
-        self._url = url
-        self._engine = engine
-        self.read_only = read_only
+    def __init__(self, database: Database) -> None:
+        self.database = database
+        self.read_only = database.read_only
 
     @classmethod
     def open(cls, url: str, *, read_only: bool = False, timeout_s: float = 10.0) -> "Store":
         """Open (and on first writable use create or upgrade) the database at `url`."""
-        parsed, key, engine = _engine(url, read_only, timeout_s)
+        key, database = _database(url, read_only, timeout_s)
         if key not in _SCHEMA_CHECKED:
-            _ensure(parsed, key, engine, read_only)
-        return cls(parsed, engine, read_only=read_only)
+            _ensure(key, database)
+        return cls(database)
 
     @classmethod
     def upgrade(cls, url: str, *, timeout_s: float = 10.0) -> tuple["Store", str | None]:
         """Open `url` writable and bring its schema to HEAD now (`crs upgrade`): the store, and the revision
         the database had (None: it had no crs schema and was created; HEAD: it was current)."""
-        parsed, key, engine = _engine(url, False, timeout_s)
-        found = _ensure(parsed, key, engine, False)
-        return cls(parsed, engine, read_only=False), found
+        key, database = _database(url, False, timeout_s)
+        found = _ensure(key, database)
+        return cls(database), found
 
     @property
     def backend(self) -> str:
         """The backend: sqlite or postgresql."""
-        return self._url.get_backend_name()
+        return self.database.dialect
 
     @property
     def url(self) -> str:
-        return self._url.render_as_string(hide_password=True)
+        return self.database.url.render_as_string(hide_password=True)
 
     def schema(self) -> str | None:
         """The schema revision the database is stamped with (None: no crs schema)."""
         from persistence.schema import current_revision
 
-        with self.reading() as conn:
-            return current_revision(conn)
+        with self.reading() as reader:
+            return current_revision(reader)
 
     def file(self) -> str | None:
         """The database file's absolute path (SQLite), else None."""
         if self.backend != "sqlite":
             return None
-        return str(sqlite_path(self._url).resolve())
+        return str(sqlite_path(self.database.url).resolve())
 
     def close(self) -> None:
-        """Release pooled connections (a later `open` of the same URL reconnects)."""
-        held_connections(self._engine).release()
-        self._engine.dispose()
+        """Close the pooled connections (a later `open` of the same URL reconnects)."""
+        self.database.dispose()
 
     def unit_of_work(self) -> SqlUnitOfWork:
         if self.read_only:
             raise Invalid("this database was opened read-only")
-        return SqlUnitOfWork(self._engine)  # it begins its own write transactions (BEGIN IMMEDIATE)
+        return SqlUnitOfWork(self.database)  # it begins its own write transactions (BEGIN IMMEDIATE)
 
     @contextmanager
-    def reading(self) -> Iterator[Connection]:
-        """One read transaction (a consistent snapshot on both backends); never commits."""
-        with self._engine.connect() as conn:
-            try:
-                yield conn
-            finally:
-                conn.rollback()
+    def reading(self) -> Iterator[Reader]:
+        """One read transaction (a consistent snapshot on both backends); never commits. A database that
+        cannot be reached is one sentence (Invalid, exit 2), busy is a Conflict (exit 3)."""
+        try:
+            with self.database.reading() as reader:
+                yield reader
+        except DatabaseError as exc:
+            conflict = conflict_or_none(exc)
+            if conflict is not None:
+                raise conflict from None
+            raise
 
     # -- queries ------------------------------------------------------------------------------
     def episode(self, episode_id: str) -> Episode:
-        with self.reading() as conn:
-            snapshot = conn.execute(text("SELECT snapshot FROM episode WHERE id = :id"), {"id": episode_id}).scalar()
+        with self.reading() as reader:
+            snapshot = reader.value("SELECT snapshot FROM episode WHERE id = ?", (episode_id,))
         if snapshot is None:
             raise NotFound(f"no episode {episode_id}")
         return read_snapshot(snapshot, episode_id)
 
     def episodes(self, state: str | None = None) -> list[Episode]:
         """Every episode (or those in `state`), oldest first."""
-        sql = ("SELECT id, snapshot FROM episode" + (" WHERE state = :state" if state else "")
+        sql = ("SELECT id, snapshot FROM episode" + (" WHERE state = ?" if state else "")
                + " ORDER BY opened_at, id")
-        with self.reading() as conn:
-            rows = conn.execute(text(sql), {"state": state} if state else {}).all()
+        with self.reading() as reader:
+            rows = reader.rows(sql, (state,) if state else ())
         return [read_snapshot(snapshot, episode_id) for episode_id, snapshot in rows]
 
     def history(self, episode_id: str) -> list[StoredEvent]:
         """The episode's events in order, with their chain links."""
-        with self.reading() as conn:
-            if conn.execute(text("SELECT 1 FROM episode WHERE id = :id"), {"id": episode_id}).first() is None:
+        with self.reading() as reader:
+            if reader.first("SELECT 1 FROM episode WHERE id = ?", (episode_id,)) is None:
                 raise NotFound(f"no episode {episode_id}")
-            rows = conn.execute(
-                text(f"SELECT {EVENT_COLUMNS} FROM event WHERE episode_id = :id ORDER BY seq"), {"id": episode_id}
-            ).all()
-        return [event_from_row(row) for row in rows]
+            rows = reader.rows(f"SELECT {EVENT_COLUMNS} FROM event WHERE episode_id = ? ORDER BY seq", (episode_id,))
+        return [event_from_row(EventRecord._make(row)) for row in rows]
 
     def refusals(self, episode_id: str | None = None) -> list[RefusalRecord]:
         """The refusal log (or one episode's part of it), in the order written."""
-        where = " WHERE episode_id = :id" if episode_id is not None else ""
-        with self.reading() as conn:
-            rows = conn.execute(
-                text(f"SELECT {REFUSAL_COLUMNS} FROM refusal{where} ORDER BY id"),
-                {"id": episode_id} if episode_id is not None else {},
-            ).all()
-        return [refusal_from_row(row) for row in rows]
+        where = " WHERE episode_id = ?" if episode_id is not None else ""
+        with self.reading() as reader:
+            rows = reader.rows(f"SELECT {REFUSAL_CHAIN_COLUMNS}, {REFUSAL_COLUMNS} FROM refusal{where} ORDER BY id",
+                               (episode_id,) if episode_id is not None else ())
+        return [refusal_from_row(RefusalRecordRow._make(row)) for row in rows]
 
     def login(self) -> str:
         """The authenticated login this store writes as: the OS login (SQLite) or the session user (PostgreSQL)."""
@@ -200,12 +193,7 @@ class Store:
         if self.backend == "sqlite":
             return os_login()
         try:
-            with self._engine.connect() as conn:
-                cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
-                try:
-                    return session_user(self._engine, cursor)
-                finally:
-                    cursor.close()
-                    conn.rollback()
-        except DBAPIError as exc:
-            raise conflict_or_none(exc) or _cannot_open(self._url, exc) from None
+            with self.database.reading() as reader:
+                return session_user(self.database, reader.cursor)
+        except DatabaseError as exc:
+            raise conflict_or_none(exc) or _cannot_open(self.database.url, exc) from None

@@ -6,25 +6,18 @@ snapshot. Behind that lock, optimistic checks still hold the line: the event's s
 stored version + 1, `UNIQUE(episode_id, seq)` rejects a duplicate, and the snapshot update is
 `WHERE version = expected`. Any lost race ends as `Conflict`, never a lost update.
 
-Speed: a step is a handful of statements, so it runs them on the pooled DB-API connection
-itself (the engine's pool and its connect-time pragmas still apply) instead of through
-SQLAlchemy's Connection, whose per-statement machinery cost more than the statements
-(bench/RESULTS.md). Driver errors are wrapped in SQLAlchemy's DBAPIError as before, so callers
-see the same exceptions. The last snapshots this process wrote or read are kept parsed, keyed
-by their exact JSON text, so a process stepping the same episode does not re-validate it.
+Speed: a step is a handful of statements, run on the driver's own connection from the database's
+pool (persistence/database.py); driver errors come out as DatabaseError, a lost race as Conflict.
+The last snapshots this process wrote or read are kept parsed, keyed by their exact JSON text, so
+a process stepping the same episode does not re-validate it.
 """
 
 import json
 import re
-import threading
-import weakref
 from collections import OrderedDict
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import Engine
-from sqlalchemy.exc import DBAPIError
-from sqlalchemy.exc import IntegrityError as DbIntegrityError
 
 from pathway.episode import Episode
 from pathway.errors import Conflict, IntegrityError, Invalid, NotFound, Refused, UntrustedRecord
@@ -32,8 +25,9 @@ from pathway.events import PATHWAY_VERSION, Event, decided_version
 from pathway.replay import snapshot_disagreements
 from pathway.service import RefusalRecord
 from persistence.chain import GENESIS, link
+from persistence.database import Database, DatabaseError
 from persistence.ids import random_episode_id
-from persistence.identity import login_for, session_users
+from persistence.identity import login_for
 from persistence.rows import (EVENT_COLUMNS, REFUSAL_CHAIN_COLUMNS, REFUSAL_COLUMNS, EventRecord, canonical_from_row,
                               chained_refusal, episode_params, event_from_row, event_params, refusal_params,
                               snapshot_params, snapshot_sha256, snapshot_text, target_of)
@@ -154,9 +148,9 @@ class _Statements:
 _STATEMENTS: dict[str, _Statements] = {}
 
 
-def conflict_or_none(exc: DBAPIError) -> Conflict | None:
+def conflict_or_none(exc: DatabaseError) -> Conflict | None:
     """The Conflict a database error means (lost race, busy, lock timeout), or None."""
-    if isinstance(exc, DbIntegrityError):
+    if exc.integrity:
         return Conflict("the episode changed under you (a concurrent step); retry")
     state = getattr(exc.orig, "sqlstate", None)
     message = str(exc.orig).lower()
@@ -165,134 +159,44 @@ def conflict_or_none(exc: DBAPIError) -> Conflict | None:
     return None
 
 
-class _Kept:
-    """A kept connection in a thread's slot; when the thread ends, the slot goes and so does this,
-    and its finalizer returns the connection to the pool."""
-
-    __slots__ = ("conn", "generation", "finalizer", "__weakref__")
-
-    def __init__(self, conn: Any, generation: int, on_drop: Any) -> None:
-        self.conn, self.generation = conn, generation
-        self.finalizer = weakref.finalize(self, on_drop, conn)
-        self.finalizer.atexit = False  # at interpreter exit the pool goes as it always did
-
-
-class HeldConnections:
-    """One pooled DB-API connection per thread, kept between units of work on one engine.
-
-    Checking a connection out of SQLAlchemy's pool and back in costs about as much as deciding a
-    step (bench/RESULTS.md), so a process that steps repeatedly (a service, the benchmarks, the
-    tests) keeps the one its thread used last. A connection is kept only when it is clean (its
-    transaction ended) and no driver error touched it; a unit of work opened while another is
-    open in the same thread takes its own from the pool; a thread that ends returns its own.
-    `release()` returns them all.
-    """
-
-    def __init__(self) -> None:
-        self._local = threading.local()
-        self._lock = threading.Lock()
-        self._kept: set[Any] = set()
-        self._generation = 0
-
-    def take(self, engine: Engine) -> tuple[Any, bool]:
-        """A connection for a unit of work, and whether it is a kept one (it may have died while idle)."""
-        kept: _Kept | None = getattr(self._local, "kept", None)
-        self._local.kept = None
-        if kept is not None:
-            kept.finalizer.detach()  # the connection is in use again, not dropped
-            if kept.generation == self._generation:
-                return kept.conn, True
-        return engine.raw_connection(), False
-
-    def keep(self, conn: Any) -> None:
-        if getattr(self._local, "kept", None) is not None:  # this thread already keeps one
-            self._dropped(conn)
-            return
-        with self._lock:
-            self._kept.add(conn)
-            generation = self._generation
-        self._local.kept = _Kept(conn, generation, self._dropped)
-
-    def forget(self, conn: Any) -> None:
-        with self._lock:
-            self._kept.discard(conn)
-
-    def _dropped(self, conn: Any) -> None:
-        self.forget(conn)
-        try:
-            conn.close()  # back to its pool
-        except Exception:  # a connection the server already dropped: nothing to return
-            pass
-
-    def release(self) -> None:
-        """Return every kept connection to its pool (before the engine is disposed)."""
-        with self._lock:
-            kept, self._kept = self._kept, set()
-            self._generation += 1
-        held: _Kept | None = getattr(self._local, "kept", None)
-        self._local.kept = None
-        if held is not None:
-            held.finalizer.detach()
-        for conn in kept:
-            try:
-                conn.close()
-            except Exception:  # a connection the server already dropped: nothing to return
-                pass
-
-
-_HELD: "weakref.WeakKeyDictionary[Engine, HeldConnections]" = weakref.WeakKeyDictionary()
-_HELD_LOCK = threading.Lock()
-
-
-def held_connections(engine: Engine) -> HeldConnections:
-    """The engine's kept connections (one registry per engine, shared by every Store on it)."""
-    held = _HELD.get(engine)
-    if held is None:
-        with _HELD_LOCK:
-            held = _HELD.setdefault(engine, HeldConnections())
-    return held
-
-
 class SqlUnitOfWork:
     """Re-enterable: each `with` block is a fresh transaction; leaving without commit rolls back."""
 
-    def __init__(self, engine: Engine) -> None:
-        self._engine = engine
-        self._held = held_connections(engine)
-        self._tainted = False  # a driver error touched the connection: never keep it
-        dialect = engine.dialect.name
+    def __init__(self, database: Database) -> None:
+        self._db = database
+        self._tainted = False  # a driver error touched the connection: never pool it again
+        dialect = database.dialect
         self._sql = _STATEMENTS.get(dialect) or _STATEMENTS.setdefault(dialect, _Statements(dialect))
-        self._driver_error: type[BaseException] = engine.dialect.loaded_dbapi.Error
-        self._conn: Any = None  # the pool's DB-API connection (a proxy that returns to the pool on close)
-        self._reused = False  # the connection was kept from this thread's last unit of work
-        self._sent = False  # a statement of this unit of work reached the server
+        self._driver_error: type[BaseException] = database.driver.Error
+        self._conn: Any = None  # the driver's connection, lent by the database's pool
+        self._valid = False  # False once the connection was found lost (it was discarded)
         self._cursor: Any = None
         self._begun = False
         self._heads: dict[str, tuple[int, str]] = {}  # episode -> (version, head hash) seen here
 
-    def _failed(self, exc: BaseException, sql: str, params: Any = None) -> Exception:
-        """A driver error as SQLAlchemy's DBAPIError (what callers catch), a lost race or a lost
-        connection as Conflict (exit 3: the environment's fault, retry; HAZARDS H21)."""
+    def _failed(self, exc: BaseException, sql: str) -> Exception:
+        """A driver error as DatabaseError (what callers catch), a lost race or a lost connection as
+        Conflict (exit 3: the environment's fault, retry; HAZARDS H21)."""
         conn = self._conn
         self._tainted = True
-        if conn is not None and self._is_disconnect(exc):
-            conn.invalidate()  # never hand a dead connection back to the pool
+        if conn is not None and self._valid and self._db.is_disconnect(exc, conn):
+            self._lose()  # never hand a dead connection back to the pool
             if sql == "COMMIT":  # the server may have committed before the connection went
                 return Conflict("the connection to the database was lost while the step was being committed; "
                                 "check `crs history` to see whether it was recorded before retrying")
             return Conflict("the connection to the database was lost during the step; nothing was written, retry")
         if getattr(exc, "sqlstate", None) == "42501":  # PostgreSQL: insufficient privilege (a role's grants)
-            login = session_users().get(self._engine) or self._engine.url.username or "?"
+            login = self._db.session_user or self._db.url.username or "?"
             return Invalid(f"the database login '{login}' may not record steps (permission denied); nothing was "
                            "written: a care-team login needs the crs_clinician role (see `crs roles`)")
-        wrapped = DBAPIError.instance(sql, params, exc, self._driver_error)  # type: ignore[arg-type]
+        wrapped = self._db.wrap(exc, sql)
         return conflict_or_none(wrapped) or wrapped
 
-    def _is_disconnect(self, exc: BaseException) -> bool:
-        conn = self._conn
-        dbapi_connection = getattr(conn, "dbapi_connection", None)
-        return bool(self._engine.dialect.is_disconnect(exc, dbapi_connection, self._cursor)) or (
-            dbapi_connection is not None and bool(getattr(dbapi_connection, "closed", False)))
+    def _lose(self) -> None:
+        """The connection is gone: close what is left of it, count it closed, never pool it."""
+        if self._valid:
+            self._valid = False
+            self._db.discard(self._conn)
 
     def _begin(self) -> None:
         """SQLite: BEGIN IMMEDIATE takes the write lock before anything is read. PostgreSQL
@@ -309,43 +213,24 @@ class SqlUnitOfWork:
         if not self._begun:
             self._begin()
         try:
-            result = cursor.execute(sql, params)
+            return cursor.execute(sql, params)
         except self._driver_error as exc:
-            if self._reused and not self._sent and self._is_disconnect(exc):
-                return self._reconnected(sql, params)
-            raise self._failed(exc, sql, params) from exc
-        self._sent = True
-        return result
-
-    def _reconnected(self, sql: str, params: dict[str, Any]) -> Any:
-        """The kept connection died while idle (a server restart, an idle timeout, an administrator):
-        nothing of this unit of work reached the server, so start it again on a new connection, once."""
-        dead, self._conn, self._cursor = self._conn, None, None
-        self._held.forget(dead)
-        dead.invalidate()
-        self._reused = self._begun = False
-        try:
-            conn = self._engine.raw_connection()
-        except self._driver_error as exc:
-            raise self._failed(exc, "") from exc
-        self._conn, self._cursor = conn, conn.cursor()
-        return self._run(sql, params)
+            raise self._failed(exc, sql) from exc
 
     def __enter__(self) -> "SqlUnitOfWork":
         if self._conn is not None:
             raise RuntimeError("this unit of work is already open")
-        try:
-            conn, self._reused = self._held.take(self._engine)
-        except self._driver_error as exc:
-            raise self._failed(exc, "") from exc
-        self._tainted = self._sent = False
+        conn, _ = self._db.acquire()  # a pooled one only while alive (database.py)
+        self._tainted = False
+        self._valid = True
         try:
             self._conn, self._cursor = conn, conn.cursor()
             self._begin()
         except BaseException:
             self._conn = self._cursor = None
-            self._held.forget(conn)
-            conn.close()
+            if self._valid:
+                self._valid = False
+                self._db.discard(conn)
             raise
         self._heads = {}
         return self
@@ -353,24 +238,16 @@ class SqlUnitOfWork:
     def __exit__(self, *exc: object) -> None:
         conn, cursor, self._conn, self._cursor = self._conn, self._cursor, None, None
         begun, self._begun = self._begun, False
-        if conn is None:
+        if conn is None or not self._valid:  # a lost connection was discarded already
             return
-        clean = False
+        self._valid = False
         try:
-            if conn.is_valid:  # an invalidated connection (lost) has nothing left to close or roll back
-                try:
-                    cursor.close()
-                    if begun:
-                        conn.rollback()  # leaving without commit(): the step's writes go
-                except self._driver_error:
-                    self._tainted = True  # the connection failed as it was being cleaned: never keep it
-            clean = not self._tainted and conn.is_valid
-        finally:
-            if clean:
-                self._held.keep(conn)  # for this thread's next step
-            else:
-                self._held.forget(conn)
-                conn.close()  # back to the pool (which resets it), or discarded if invalidated
+            cursor.close()
+            if begun:
+                conn.rollback()  # leaving without commit(): the step's writes go
+        except self._driver_error:
+            self._tainted = True  # the connection failed as it was being cleaned: never pool it
+        self._db.release(conn, clean=not self._tainted)
 
     @property
     def cursor(self) -> Any:
@@ -393,7 +270,7 @@ class SqlUnitOfWork:
 
     def rollback(self) -> None:
         conn = self._open_connection()
-        if conn.is_valid:
+        if self._valid:
             try:
                 conn.rollback()
             except self._driver_error as exc:
@@ -532,7 +409,7 @@ class SqlUnitOfWork:
     def _login(self) -> str:
         """The authenticated login this unit of work writes as (persistence/identity.py)."""
         try:
-            return login_for(self._engine, self.cursor)
+            return login_for(self._db, self.cursor)
         except self._driver_error as exc:
             raise self._failed(exc, "SELECT session_user") from exc
 

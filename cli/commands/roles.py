@@ -50,7 +50,7 @@ def roles(
     and let each connect as themselves: the login they connect as is recorded in every event and refusal.
     On SQLite there are no roles (exit 0, nothing to do): the database file's permissions are the control.
     """
-    from persistence.engines import parse_url, sqlite_path
+    from persistence.database import parse_url, sqlite_path
     from persistence.store import default_url
 
     from pathway.errors import Invalid
@@ -59,7 +59,7 @@ def roles(
     url = parse_url(config.db if config.db is not None else default_url())
     clinicians = grant_clinician.split(",") if grant_clinician else []
     auditors = grant_auditor.split(",") if grant_auditor else []
-    if url.get_backend_name() == "sqlite":
+    if url.backend == "sqlite":
         if clinicians or auditors:
             raise Invalid("SQLite has no database roles to grant; give people access with the database file's "
                           "permissions instead (see README, 'PostgreSQL for a team')")

@@ -265,12 +265,12 @@ def test_a_long_audit_by_another_os_user_never_blocks_a_step(template: Template,
     how = python_for(auditor)
     assert not isinstance(how, str)
     argv, extra = how
-    code = ("import sys; from persistence.store import Store; from sqlalchemy import text\n"
+    code = ("import sys; from persistence.store import Store\n"
             "store = Store.open(sys.argv[1], read_only=True)\n"
-            "with store.reading() as conn:\n"
-            "    first = conn.execute(text('SELECT count(*) FROM event')).scalar()\n"
+            "with store.reading() as reader:\n"
+            "    first = reader.value('SELECT count(*) FROM event')\n"
             "    print(first, flush=True); sys.stdin.readline()\n"
-            "    print(conn.execute(text('SELECT count(*) FROM event')).scalar(), flush=True)\n"
+            "    print(reader.value('SELECT count(*) FROM event'), flush=True)\n"
             "store.close()\n")
     try:
         if held:
@@ -345,8 +345,8 @@ def _quiet_database(folder: Path) -> tuple[str, str]:
 
 
 def _source(store: Any) -> str:
-    with store.reading() as conn:
-        return str(conn.connection.dbapi_connection.crs_source)
+    with store.reading() as reader:
+        return str(reader.cursor.connection.crs_source)
 
 
 @this_checkout

@@ -418,7 +418,5 @@ def test_verify_knows_every_trigger_exactly_as_the_migrations_create_it() -> Non
 
 def test_a_fresh_database_has_every_trigger_in_place(store: Store, audit_store: Store) -> None:
     assert audit.verify(audit_store).ok  # check_triggers found all of them, as defined
-    with audit_store.reading() as conn:
-        reader = audit._Reader(conn)
+    with audit_store.reading() as reader:
         assert audit.check_triggers(reader) == []
-        reader.close()

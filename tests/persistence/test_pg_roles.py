@@ -90,7 +90,7 @@ def make_team(server: PostgresServer, *, roles: bool = True) -> Team:
     """A database owned by a non-superuser owner, brought to the current schema by the owner (`crs upgrade`'s
     code, in-process), with the roles set up by the owner unless `roles` is False (as `crs roles --grant-clinician
     alice --grant-auditor bob` would; the tests below run the command itself)."""
-    from persistence.engines import parse_url
+    from persistence.database import parse_url
     from persistence.roles import set_up
     from persistence.store import Store
 

@@ -16,7 +16,7 @@ the monkeypatch and is a real process: one that takes another user's uid, or is 
 | H15    | test_teeth_h15_step_time_snapshot_check     | persistence.unit_of_work.SqlUnitOfWork.load: the O(1) head    |
 |        |                                             | check (_check_head, the snapshot SHA-256)                     |
 | H15    | test_teeth_h15_fold_check_for_old_heads     | SqlUnitOfWork._folded (a pre-0003 head: checked on the fold)  |
-| H17    | test_teeth_h17_read_only_sqlite_opens       | persistence.engines.snapshot_connection (sqlite_readers.py):  |
+| H17    | test_teeth_h17_read_only_sqlite_opens       | persistence.database.snapshot_connection (sqlite_readers.py):  |
 |        | (and ..._by_another_os_user)                | the live file opened the ordinary way (`mode=ro`)             |
 | H18    | test_teeth_h18_login_stamping               | persistence.identity.os_login (from $USER instead of the euid)|
 | H18    | test_teeth_h18_postgres_login_trigger       | the crs_*_authenticated trigger functions (migration 0003)    |
@@ -52,10 +52,9 @@ from urllib.parse import quote
 
 import pytest
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DBAPIError
 
 from pathway.errors import Conflict, Invalid, NotFound, Refused
-from persistence import audit, checkpoint, engines, identity, rows, unit_of_work
+from persistence import audit, checkpoint, database, identity, rows, unit_of_work
 from persistence.sqlite_readers import SnapshotConnection
 from persistence.store import Store, reset_process_cache
 from persistence.unit_of_work import SqlUnitOfWork
@@ -207,10 +206,10 @@ def audit_leaves_no_file(folder: Path) -> None:
 
 
 def test_teeth_h17_read_only_sqlite_opens(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Disables persistence/sqlite_readers.py (persistence.engines.snapshot_connection: never create a file
+    """Disables persistence/sqlite_readers.py (persistence.database.snapshot_connection: never create a file
     beside the database) by opening the live file the ordinary way, `mode=ro`: the audit leaves `-wal` and
     `-shm` beside the database. One OS user here; the blocked writer is shown with two in the next test."""
-    monkeypatch.setattr(engines, "snapshot_connection", _ordinary_open)
+    monkeypatch.setattr(database, "snapshot_connection", _ordinary_open)
     (tmp_path / "off").mkdir()
     with pytest.raises(EVIDENCE_FAILS, match="the audit left side files"):
         audit_leaves_no_file(tmp_path / "off")
@@ -275,7 +274,7 @@ def test_teeth_h17_read_only_sqlite_opens_by_another_os_user(two_users: tuple[st
         _read_only_audit(url, episode)  # import, as root, all that the children will need (/root is 0700)
         _care_step(url, episode)
 
-        monkeypatch.setattr(engines, "snapshot_connection", _ordinary_open)
+        monkeypatch.setattr(database, "snapshot_connection", _ordinary_open)
         url, episode, folder = _ward(base, "off", folder_mode, care)
         expected = "the audit left files behind" if folder_mode == 0o777 else "the auditor's audit failed"
         with pytest.raises(EVIDENCE_FAILS, match=expected):
@@ -501,16 +500,17 @@ def test_teeth_h19_trigger_check(new_database: Callable[[], str], monkeypatch: p
 
 # -- H21: one transaction per step; every fault path a documented exit code ------------------------------------
 
-def _unmapped_failed(self: SqlUnitOfWork, exc: BaseException, sql: str, params: Any = None) -> Exception:
+def _unmapped_failed(self: SqlUnitOfWork, exc: BaseException, sql: str) -> Exception:
     """SqlUnitOfWork._failed without its mapping of a lost connection (the driver's error as it comes)."""
     self._tainted = True
-    wrapped = DBAPIError.instance(sql, params, exc, self._driver_error)  # type: ignore[arg-type]
+    wrapped = self._db.wrap(exc, sql)
     return unit_of_work.conflict_or_none(wrapped) or wrapped
 
 
 def _previous_exit(self: SqlUnitOfWork, *exc: object) -> None:
-    """SqlUnitOfWork.__exit__ as the previous release (7a35703) had it: it closes and rolls back whatever the
-    connection's state, also one _failed has just invalidated (the found exit 70)."""
+    """SqlUnitOfWork.__exit__ without its guard, as the release 7a35703 had it: it closes and rolls back whatever
+    the connection's state, also one _failed has just found lost and discarded. Through SQLAlchemy's pool that
+    ended as exit 70; on the driver's own connection the rollback's error replaces the Conflict (exit 2)."""
     conn, cursor, self._conn, self._cursor = self._conn, self._cursor, None, None
     begun, self._begun = self._begun, False
     if conn is None:
@@ -520,13 +520,10 @@ def _previous_exit(self: SqlUnitOfWork, *exc: object) -> None:
         cursor.close()
         if begun:
             conn.rollback()
-        clean = not self._tainted and conn.is_valid
+        clean = not self._tainted
     finally:
-        if clean:
-            self._held.keep(conn)
-        else:
-            self._held.forget(conn)
-            conn.close()
+        self._valid = False
+        self._db.release(conn, clean=clean)
 
 
 def lost_connection_is_exit_3(url: str) -> None:
@@ -540,14 +537,15 @@ def lost_connection_is_exit_3(url: str) -> None:
 @pytest.mark.postgres
 @pytest.mark.parametrize("control, patch, exit_code", [
     pytest.param("_failed", _unmapped_failed, 2, id="the-mapping"),
-    pytest.param("__exit__", _previous_exit, 70, id="the-cleanup-guard"),
+    pytest.param("__exit__", _previous_exit, 2, id="the-cleanup-guard"),
 ])
 def test_teeth_h21_lost_connection_mapping(postgres_server: Any, monkeypatch: pytest.MonkeyPatch, control: str,
                                            patch: Callable[..., Any], exit_code: int) -> None:
     """Disables, one at a time, persistence.unit_of_work.SqlUnitOfWork._failed's mapping of a lost connection
     to Conflict (the driver's error reaches the CLI: exit 2, "the database cannot be used"), and
-    SqlUnitOfWork.__exit__'s guard against cleaning up an invalidated connection (the previous release's
-    __exit__: exit 70, an internal error). A PostgreSQL backend killed under a step is then not exit 3."""
+    SqlUnitOfWork.__exit__'s guard against cleaning up a connection found lost (the cleanup's own driver error
+    then reaches the CLI: exit 2; exit 70 when it was found). A PostgreSQL backend killed under a step is then
+    not exit 3."""
     monkeypatch.setattr(SqlUnitOfWork, control, patch)
     with pytest.raises(EVIDENCE_FAILS, match=f"exit_code={exit_code}"):
         lost_connection_is_exit_3(postgres_server.create_database())
@@ -735,7 +733,7 @@ def test_the_record_is_back_after_each_teeth_test() -> None:
     assert SqlUnitOfWork._failed.__qualname__ == "SqlUnitOfWork._failed"
     assert SqlUnitOfWork.__exit__.__qualname__ == "SqlUnitOfWork.__exit__"
     assert SqlUnitOfWork._folded.__qualname__ == "SqlUnitOfWork._folded"
-    assert engines.snapshot_connection.__module__ == "persistence.sqlite_readers"
+    assert database.snapshot_connection.__module__ == "persistence.sqlite_readers"
     assert identity.os_login.__module__ == identity.session_user.__module__ == "persistence.identity"
     assert checkpoint.read.__module__ == "persistence.checkpoint"
     assert all(getattr(checkpoint._Extension, m).__qualname__.startswith("_Extension.")

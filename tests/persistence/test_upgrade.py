@@ -167,8 +167,12 @@ def test_the_upgraded_schema_is_the_schema_of_this_crs(old_file: Path) -> None:
     from persistence.tables import metadata
 
     store = Store.open(sqlite_url(old_file))
-    with store.reading() as conn:
-        assert compare_metadata(MigrationContext.configure(conn), metadata) == []
+    engine = store.database.sqlalchemy_engine()  # SQLAlchemy on the store's own connections
+    try:
+        with engine.connect() as conn:
+            assert compare_metadata(MigrationContext.configure(conn), metadata) == []
+    finally:
+        engine.dispose()
     conn2 = raw_connect(sqlite_url(old_file))
     try:
         with pytest.raises(sqlite3.DatabaseError, match="append-only"):

@@ -1,9 +1,7 @@
 """A database at an older schema revision, made by the project's own migrations (upgrade tests)."""
 
-from sqlalchemy import create_engine
-
 from persistence import schema
-from persistence.engines import parse_url
+from persistence.database import Database, parse_url
 
 
 def migrate_to(url: str, target: str) -> None:
@@ -11,7 +9,7 @@ def migrate_to(url: str, target: str) -> None:
     from alembic import command
     from alembic.config import Config
 
-    engine = create_engine(parse_url(url))
+    engine = Database(parse_url(url), read_only=False, timeout_s=10.0).sqlalchemy_engine()
     try:
         with engine.connect() as conn:
             conn.begin()
