@@ -223,5 +223,10 @@ app.command("info", cls=CrsCommand)(info.info)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    """Console-script entry point (`crs`) and `python -m cli`."""
+    """Console-script entry point (`crs`) and `python -m cli`.
+
+    pydantic plugins are off in `crs` unless PYDANTIC_DISABLE_PLUGINS is set otherwise: a plugin sees every
+    value validated, patient data included (no PHI leaves crs), and finding plugins means reading every
+    installed distribution's entry points, which cost a step more than its own validation (issue 13)."""
+    os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
     typer.main.get_command(app).main(args=argv, prog_name="crs")

@@ -7,10 +7,11 @@ that changes an episode becomes exactly one event, or is refused.
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, ConfigDict, Field, StringConstraints
 
 from pathway.clock import as_utc
 from pathway.drugs import Action, Drug, Route
+from pathway.model import Frozen
 from pathway.observations import Observation
 from pathway.policy import DEFAULT_POLICY, Policy
 
@@ -26,8 +27,8 @@ PatientRef = Annotated[
 ]
 
 
-class _Command(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+class _Command(Frozen):
+    model_config = ConfigDict(extra="forbid")
 
     at: UtcTime
     actor: Name

@@ -8,19 +8,16 @@ it as a snapshot and `audit verify` checks that snapshot against a full replay.
 from datetime import datetime
 from typing import Any, Iterable
 
-from pydantic import BaseModel, ConfigDict
-
 from pathway.commands import UtcTime
 from pathway.drugs import FEVER_MASKING, STEROIDS, Drug
 from pathway.events import Event
+from pathway.model import Frozen
 from pathway.policy import Policy
 from states.names import State
 
 
-class Graded(BaseModel):
+class Graded(Frozen):
     """The latest observation with the grades the pathway gave it, and why (None: not assessed)."""
-
-    model_config = ConfigDict(frozen=True)
 
     seq: int
     at: UtcTime
@@ -46,19 +43,15 @@ def fully_assessed_zero(crs_grade: int | None, icans_grade: int | None, crs_basi
             and not crs_basis.get("missing") and not icans_basis.get("missing"))
 
 
-class Assessed(BaseModel):
+class Assessed(Frozen):
     """The latest observation that graded one domain (CRS or ICANS): its grade and when."""
-
-    model_config = ConfigDict(frozen=True)
 
     seq: int
     at: UtcTime
     grade: int
 
 
-class DoseRecord(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
+class DoseRecord(Frozen):
     seq: int
     at: UtcTime
     drug: Drug
@@ -69,9 +62,7 @@ class DoseRecord(BaseModel):
     deviation: bool = False
 
 
-class Episode(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
+class Episode(Frozen):
     id: str
     patient_ref: str
     weight_kg: float

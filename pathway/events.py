@@ -16,17 +16,18 @@ out, so those events hash exactly as they did.
 import json
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import ConfigDict
 
 from pathway.commands import UtcTime
+from pathway.model import Frozen
 
 EventKind = Literal["open", "observe", "give", "act", "resolve", "close", "correct", "void"]
 
 
-class Override(BaseModel):
+class Override(Frozen):
     """A clinician passed overridable rules: which, why, and who (a deviation on the record)."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(extra="forbid")
 
     rule: str  # the first rule passed (the one `Refused.rule` would have named)
     rules: tuple[str, ...]
@@ -67,8 +68,8 @@ def decided_version(event: "Event") -> str | None:
 STAMPS = ("login", "snapshot_sha256")
 
 
-class Event(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+class Event(Frozen):
+    model_config = ConfigDict(extra="forbid")
 
     episode_id: str
     seq: int

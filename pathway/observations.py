@@ -2,7 +2,9 @@
 
 from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import ConfigDict, Field, model_validator
+
+from pathway.model import Frozen
 
 
 class O2Device(StrEnum):
@@ -37,10 +39,10 @@ class CerebralEdema(StrEnum):
     DIFFUSE = "diffuse"
 
 
-class Observation(BaseModel):
+class Observation(Frozen):
     """One bedside assessment. Absent fields were not assessed (None), never assumed normal."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(extra="forbid")
 
     temp_c: float | None = Field(default=None, ge=30, le=45, description="temperature, °C")
     hypotension: bool = Field(default=False, description="hypotension not needing vasopressors")

@@ -9,7 +9,9 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+from pydantic import ConfigDict, Field, ValidationInfo, field_validator, model_validator
+
+from pathway.model import Frozen
 
 
 @dataclass(frozen=True)
@@ -45,10 +47,10 @@ UNPRINTABLE_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
 FROM_FILE = {"policy_file": True}
 
 
-class Policy(BaseModel):
+class Policy(Frozen):
     """Every parameter CLINICAL.md calls policy, with the default pathway's values."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)  # inf would be stored as null
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)  # inf would be stored as null
 
     name: str = Field(default="default", min_length=1, max_length=64)
     version: str = Field(default="1", min_length=1, max_length=32)

@@ -8,19 +8,17 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-from pydantic import BaseModel, ConfigDict
-
 from pathway.clock import as_utc
 from pathway.commands import Command, Correct, OpenEpisode, Void
 from pathway.episode import Episode, apply
 from pathway.errors import Refused, UntrustedRecord
 from pathway.events import Event
+from pathway.model import Frozen
 
 
-class RefusalRecord(BaseModel):
+class RefusalRecord(Frozen):
     """A refused attempt, for the refusal log (`crs audit refusals`). Never changes an episode."""
 
-    model_config = ConfigDict(frozen=True)
 
     at: datetime  # the clinical time the command asked for
     recorded_at: datetime
