@@ -7,6 +7,7 @@ are a numbered list rather than a five-column table, so an 80-column terminal st
 """
 
 import re
+from dataclasses import dataclass
 from typing import Any
 
 from rich.console import Console
@@ -316,36 +317,85 @@ def _basis_note(payload: dict[str, Any], which: str) -> Text:
 WIDE = 120  # from this width (or with --wide) the tables show every column
 
 
-def _table(title: str, columns: list[str], rows: list[list[str | Text]], wrap: tuple[str, ...]) -> Table:
-    """A table that reads at 80 columns: a rule under the header instead of a box; each column as wide as its
-    widest line and never wrapped, except those in `wrap`, which share the rest and wrap between words (a word
-    longer than its column, which the widths above leave no room for, folds rather than vanish)."""
-    from rich import box
+@dataclass(frozen=True)
+class Columns:
+    """A list of rows laid out in columns (history, list, refusals): see `_table` and `print_table`."""
 
-    table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 1), collapse_padding=True,
-                  show_edge=False, title_style="bold")
-    for index, name in enumerate(columns):
-        lines = [line for row in rows for line in _plain(row[index]).split("\n")]
-        if name in wrap:  # as wide as its longest word (up to 24), so words wrap whole
+    title: str
+    names: list[str]
+    rows: list[list[str | Text]]
+    wrap: tuple[str, ...]
+
+
+def _table(title: str, columns: list[str], rows: list[list[str | Text]], wrap: tuple[str, ...]) -> Columns:
+    return Columns(title, columns, rows, wrap)
+
+
+def print_table(out: Console, table: Columns) -> None:
+    """Rows in columns that read at 80: a rule under the header instead of a box, two spaces between columns;
+    each column as wide as its widest line and never wrapped, except those in `table.wrap`, which share the
+    rest of the console's width (each at least as wide as its longest word, up to 24) and wrap between words.
+    Wider than the console when the columns need more (`--wide` at 80 columns): a cell is never cropped; the
+    terminal or `less -S` shows the rest. Cells keep their styles (OVERDUE in red).
+
+    Laid out here, then printed by rich as one Text: rich's Table measured 1.0-1.5 s for 1,000 rows (every cell
+    measured, padded and cropped through its renderer), more than the whole command may take (issue 13:
+    `crs list` of 1,000 episodes within 2x a step); this is the same layout for a few milliseconds."""
+    names, rows = table.names, table.rows
+    cells = [[_lines(cell) for cell in row] for row in rows]
+    widths = []
+    for index, name in enumerate(names):
+        lines = [line.plain for row in cells for line in row[index]]
+        if name in table.wrap:
             longest = max([len(name), *(len(word) for line in lines for word in line.split())])
-            table.add_column(name, min_width=min(longest, 24), overflow="fold", ratio=1)
+            widths.append(min(longest, 24))
         else:
-            table.add_column(name, min_width=max([len(name), *map(len, lines)]), no_wrap=True)
-    for row in rows:
-        table.add_row(*(cell if isinstance(cell, Text) else Text(str(cell)) for cell in row))
-    return table
-
-
-def print_table(out: Console, table: Table) -> None:
-    """The table at the console's width, or wider when its columns need more (`--wide` at 80 columns): a cell is
-    never cropped; the terminal or `less -S` shows the rest."""
-    needed = sum((column.min_width or 0) + 2 for column in table.columns)
+            widths.append(max([len(name), *map(len, lines)]))
+    wrapped = [i for i, name in enumerate(names) if name in table.wrap]
+    spare = out.width - (sum(widths) + 2 * (len(names) - 1))
+    for position, index in enumerate(wrapped):  # the console's spare width, shared by the wrapping columns
+        natural = max([len(names[index]), *(len(line.plain) for row in cells for line in row[index])])
+        share = spare // (len(wrapped) - position) if spare > 0 else 0
+        grown = min(natural, widths[index] + share)
+        spare -= grown - widths[index]
+        widths[index] = grown
+    text = Text(table.title, style="bold")
+    text.append("\n" + "  ".join(f"{name:<{width}}" for name, width in zip(names, widths)).rstrip())
+    text.append("\n" + "─" * (sum(widths) + 2 * (len(names) - 1)))
+    for row in cells:
+        columns = [_wrapped(lines, widths[i]) if i in wrapped else lines for i, lines in enumerate(row)]
+        for k in range(max(len(lines) for lines in columns)):
+            line = Text("\n")
+            for i, lines in enumerate(columns):
+                piece = lines[k] if k < len(lines) else Text("")
+                if i < len(columns) - 1:
+                    piece = piece + " " * (widths[i] - len(piece.plain) + 2)
+                line.append_text(piece)
+            line.rstrip()
+            text.append_text(line)
     width = out.width
-    out.width = max(width, needed)  # Console.print caps its width at the console's
+    out.width = max(width, sum(widths) + 2 * (len(names) - 1))  # Console.print caps its width at the console's
     try:
-        out.print(table)
+        out.print(text, no_wrap=True, overflow="ignore", crop=False)
     finally:
         out.width = width
+
+
+def _lines(cell: str | Text) -> list[Text]:
+    text = cell if isinstance(cell, Text) else Text(str(cell))
+    return text.split("\n") if "\n" in text.plain else [text]
+
+
+def _wrapped(lines: list[Text], width: int) -> list[Text]:
+    """Each line wrapped between words to `width` (views.wrap_words), keeping the line's own style."""
+    out: list[Text] = []
+    for line in lines:
+        if len(line.plain) <= width:
+            out.append(line)
+            continue
+        style = line.spans[0].style if line.spans else line.style
+        out += [Text(piece, style=style) for piece in wrap_words(line.plain, width)]
+    return out
 
 
 def _plain(cell: str | Text) -> str:
@@ -385,12 +435,12 @@ def history(out: Console, payload: dict[str, Any], wide: bool = False) -> None:
     if wide:
         print_table(out, _table(f"History of {payload.get('episode')}", columns, rows, ("details",)))
         return
-    out.print(Text(f"History of {payload.get('episode')} (clinical times, UTC; --wide: record time, actor, hash)",
-                   style="bold"))
-    for head, details in rows:
-        out.print(Text(str(head), style="bold"))
-        for line in wrap_words(str(details), out.width - 5):
-            out.print(Text(f"     {line}"))
+    text = Text(f"History of {payload.get('episode')} (clinical times, UTC; --wide: record time, actor, hash)",
+                style="bold")
+    for head, details in rows:  # one Text, printed once: rich's per-call cost was most of a long history's time
+        text.append(f"\n{head}", style="bold")
+        text.append("".join(f"\n     {line}" for line in wrap_words(str(details), out.width - 5)))
+    out.print(text, no_wrap=True, overflow="ignore", crop=False)
 
 
 def _event_details(kind: Any, data: dict[str, Any]) -> str:
