@@ -25,6 +25,8 @@ class Sizes:
 
     startup_reps: int = 25  # timed runs of each command (after warm-up), interleaved
     startup_warmup: int = 3
+    startup_history_events: int = 1_000  # `crs history` of one episode this long
+    startup_list_episodes: int = 1_000  # `crs list` of this many episodes
     engine_steps: int = 1_500  # durable steps per SQLite throughput round
     engine_rounds: int = 4  # rounds alternate ours and the baseline
     pg_steps: int = 600  # per client
@@ -39,7 +41,8 @@ class Sizes:
     @classmethod
     def quick(cls) -> "Sizes":
         """Tiny sizes: proves every benchmark runs (tests/bench), measures nothing worth quoting."""
-        return cls(startup_reps=1, startup_warmup=1, engine_steps=40, engine_rounds=2, pg_steps=20,
+        return cls(startup_reps=1, startup_warmup=1, startup_history_events=30, startup_list_episodes=12,
+                   engine_steps=40, engine_rounds=2, pg_steps=20,
                    pg_clients=(1, 2), audit_episodes=(3, 6), audit_events_per_episode=20, growth_sizes=(10, 60),
                    growth_steps=10, fuzz_examples=3, exhaustive_states=40)
 

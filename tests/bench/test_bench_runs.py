@@ -33,13 +33,44 @@ def test_every_benchmark_but_postgresql_runs_and_reports_ratios(tmp_path: Path) 
         rows = rows_of(result, bench)
         assert rows, f"no rows for {bench}"
         assert all(r["figure"] > 0 for r in rows if "skipped" not in r["note"]), rows
-    startup = {r["name"]: r for r in rows_of(result, "1 startup")}
-    assert startup["crs observe (median)"]["baseline"] > 0 and startup["crs observe (median)"]["ratio"] > 0
+    assert_startup_like_for_like(result)
     engine = {r["name"]: r for r in rows_of(result, "2 engine")}
     assert engine["SQLite durable steps/s (1 client)"]["goal"] == ">= 0.5x"
     assert engine["SQLite durable steps/s (1 client)"]["baseline"] > 0
     verify = [r for r in rows_of(result, "3 audit") if r["name"].startswith("verify events/s")]
     assert len(verify) == 2 and all(r["ratio"] > 0 for r in verify)
+
+
+def assert_startup_like_for_like(result: dict) -> None:
+    """The step against the sqlite-utils peer (when installed: `make bench` installs it, `make test` need not),
+    against its physical floor (information only), the reads against the same run's step, and the headline."""
+    from bench.startup import venv_script
+
+    startup = {r["name"]: r for r in rows_of(result, "1 startup")}
+    headline = result["headlines"]["startup"]
+    assert headline.startswith("step/peer ratio: ") and "step/floor: " in headline
+    if venv_script("sqlite-utils") is None:
+        assert "crs observe (median)" not in startup and "sqlite-utils not installed" in headline
+    else:
+        for stat in ("median", "p90"):
+            peer = startup[f"crs observe ({stat})"]
+            assert peer["baseline_name"] == "sqlite-utils insert" and peer["goal"] == "<= 1.5x" and peer["ratio"] > 0
+    floor = startup["crs observe over its physical floor (median)"]
+    assert floor["baseline_name"] == "physical floor" and floor["goal"] is None and floor["status"] == "info"
+    assert floor["baseline"] > 0
+    for name in ("crs --help (median)", "crs pathway (median)"):
+        assert startup[name]["baseline_name"] == "import typer" and startup[name]["goal"] == "<= 1.5x"
+    reads = [r for name, r in startup.items() if name.startswith(("crs history, ", "crs list, "))]
+    assert len(reads) == 2 and all(r["baseline_name"] == "crs observe" and r["goal"] == "<= 2x" for r in reads)
+    assert not any("import sqlmodel" in name or "sqlmodel" in r["baseline_name"] for name, r in startup.items())
+
+
+def test_the_peer_is_looked_up_in_this_environment_and_may_be_missing(tmp_path: Path) -> None:
+    from bench.startup import venv_script
+
+    assert venv_script("sqlite-utils", tmp_path) is None
+    (tmp_path / "sqlite-utils").write_text("#!/bin/sh\n")
+    assert venv_script("sqlite-utils", tmp_path) == tmp_path / "sqlite-utils"
 
 
 @pytest.mark.postgres
