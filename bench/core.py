@@ -11,7 +11,8 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -118,6 +119,27 @@ def fmt(value: float | None, unit: str = "") -> str:
     if abs(value) >= 100:
         return f"{value:,.0f}{(' ' + unit) if unit else ''}"
     return f"{value:.3g}{(' ' + unit) if unit else ''}"
+
+
+@dataclass
+class Spent:
+    """Wall-clock and CPU seconds (this process: user + system, all its threads) summed over timed blocks.
+
+    CPU time is the like-for-like figure for in-process work against a baseline on the same disk:
+    waiting for a flush costs wall-clock time but no CPU, so a disk whose flush gets slower moves
+    the wall-clock ratio towards 1 while the work done per step is unchanged."""
+
+    wall: float = 0.0
+    cpu: float = 0.0
+
+    @contextmanager
+    def timing(self) -> Iterator[None]:
+        wall, cpu = time.perf_counter(), time.process_time()
+        try:
+            yield
+        finally:
+            self.wall += time.perf_counter() - wall
+            self.cpu += time.process_time() - cpu
 
 
 # -- child processes ----------------------------------------------------------------------------
