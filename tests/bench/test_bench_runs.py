@@ -42,6 +42,28 @@ def test_every_benchmark_but_postgresql_runs_and_reports_ratios(tmp_path: Path) 
     assert wall["goal"] is None and wall["status"] == "info" and wall["baseline"] > 0
     verify = [r for r in rows_of(result, "3 audit") if r["name"].startswith("verify events/s")]
     assert len(verify) == 2 and all(r["ratio"] > 0 for r in verify)
+    one_process = [r for r in rows_of(result, "3 audit") if r["name"].startswith("verify in one process")]
+    assert len(one_process) == 2 and all(r["baseline_name"] == "raw read + SHA-256, one process"
+                                         and r["goal"] == ">= 0.3x" and r["ratio"] > 0 for r in one_process)
+
+
+def test_the_parallel_audit_baseline_reads_every_row_once(tmp_path: Path) -> None:
+    """The quick sizes stay below verify's worker threshold, so the parallel baseline is run here on its own:
+    its shares of the episodes add up to the whole database, as the one-process baseline reads it."""
+    from bench.core import run_json_child
+    from bench.history import fill
+    from persistence.store import Store
+
+    db = tmp_path / "audit.db"
+    store = Store.open(f"sqlite:///{db}")
+    try:
+        fill(store, 5, 8)
+    finally:
+        store.close()
+    one = run_json_child(["raw", str(db)])
+    shared = run_json_child(["raw-parallel", str(db), "2"])
+    assert one["events"] == shared["events"] == 40 and one["broken"] == shared["broken"] == 0
+    assert shared["workers"] == 2
 
 
 def assert_startup_like_for_like(result: dict) -> None:
