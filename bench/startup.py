@@ -161,10 +161,10 @@ def _run(sizes: Sizes, folder: Path) -> list[Row]:
     else:
         peer_db, row_file = folder / "peer.db", folder / "row.json"
         _sqlite_file(peer_db, RAW_TABLE)
-        row = {column: value for column, value in event_row().items() if column in RAW_COLUMNS}
+        peer_row = {column: value for column, value in event_row().items() if column in RAW_COLUMNS}
 
         def peer_insert() -> list[str]:  # a fresh seq each time (the table's primary key), written before the clock starts
-            row_file.write_text(json.dumps({**row, "seq": next(seqs)}))
+            row_file.write_text(json.dumps({**peer_row, "seq": next(seqs)}))
             return [str(peer), "insert", str(peer_db), "raw_event", str(row_file)]
         commands[PEER] = peer_insert
 
