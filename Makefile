@@ -35,7 +35,13 @@ test: venv postgres
 	fi; \
 	$(BIN)/python -m pytest
 
-bench: venv
+# The benchmarks (bench/RESULTS.md); the `bench` extra brings the step benchmark's peer, sqlite-utils.
+BENCH_STAMP := $(VENV)/.installed-bench
+$(BENCH_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
+	touch $(BENCH_STAMP)
+
+bench: $(BENCH_STAMP)
 	$(BIN)/python -m bench
 
 # Mutation testing of pathway/ and states/ (docs/SAFETY.md): mutmut, both cores, the fast test subset of

@@ -23,10 +23,10 @@ from bench.core import ROOT, Row, Sizes, markdown, say, table
 
 BENCHES = ("startup", "engine", "pg", "audit", "growth", "fuzz")
 TITLES = {
-    "startup": "1. Step latency, whole process (crs vs its dependency floor)",
-    "engine": "2. Engine throughput, SQLite (durable steps/s vs raw sqlite3)",
+    "startup": "1. Step latency, whole process (crs vs a peer CLI, its physical floor, typer, its own step)",
+    "engine": "2. Engine, SQLite (CPU per durable step vs raw sqlite3; steps/s)",
     "pg": "2. Engine throughput, PostgreSQL (durable steps/s vs raw psycopg)",
-    "audit": "3. Audit verify (events/s vs raw read + SHA-256; peak RSS)",
+    "audit": "3. Audit verify (events/s vs raw read + SHA-256, like for like; peak RSS)",
     "growth": "4. Growth (step latency vs history length)",
     "fuzz": "5. Fuzzing budget (steps/s and states/s)",
 }
@@ -77,6 +77,15 @@ def runners(args: argparse.Namespace) -> dict[str, Callable[[Sizes], list[Row]]]
     return {"startup": startup, "engine": engine, "pg": pg, "audit": audit, "growth": growth, "fuzz": fuzz}
 
 
+def headline(name: str, rows: list[Row]) -> str | None:
+    """A benchmark's one-line headline, printed under its table and again under the summary: the
+    startup benchmark's step/peer and step/floor ratios (issue 13's figure). None for the others."""
+    if name != "startup":
+        return None
+    from bench.startup import headline as startup_headline
+    return startup_headline(rows)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse(sys.argv[1:] if argv is None else argv)
     sizes = Sizes.quick() if args.quick else Sizes.large() if args.large else Sizes()
@@ -85,6 +94,7 @@ def main(argv: list[str] | None = None) -> int:
     all_rows: list[Row] = []
     timings: dict[str, float] = {}
     broken: dict[str, str] = {}
+    headlines: dict[str, str] = {}
     run = runners(args)
     for name in BENCHES:
         if name not in args.only:
@@ -100,8 +110,14 @@ def main(argv: list[str] | None = None) -> int:
         timings[name] = time.perf_counter() - started
         all_rows += rows
         say(table(rows, f"-- {TITLES[name]} ({timings[name]:.0f} s)"))
+        line = headline(name, rows)
+        if line:
+            headlines[name] = line
+            say(f"\n>> {line}")
     say("\n== Summary (ratio = figure / baseline measured in the same run)")
     say(table([r for r in all_rows if r.goal is not None], "-- goals"))
+    for line in headlines.values():
+        say(f"\n>> {line}")
     say("\nREADME table:\n" + markdown(all_rows))
     if args.json:
         out = Path(args.json)
@@ -109,6 +125,7 @@ def main(argv: list[str] | None = None) -> int:
         out.write_text(json.dumps({
             "when": datetime.now(timezone.utc).isoformat(), "sizes": sizes.__dict__, "python": platform.python_version(),
             "machine": platform.machine(), "seconds": timings, "broken": broken,
+            "headlines": headlines,
             "rows": [r.as_json() for r in all_rows]}, indent=2, default=str))
         say(f"\nJSON written to {out}")
     return 1 if broken else 0

@@ -11,7 +11,8 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,8 @@ class Sizes:
 
     startup_reps: int = 25  # timed runs of each command (after warm-up), interleaved
     startup_warmup: int = 3
+    startup_history_events: int = 1_000  # `crs history` of one episode this long
+    startup_list_episodes: int = 1_000  # `crs list` of this many episodes
     engine_steps: int = 1_500  # durable steps per SQLite throughput round
     engine_rounds: int = 4  # rounds alternate ours and the baseline
     pg_steps: int = 600  # per client
@@ -39,7 +42,8 @@ class Sizes:
     @classmethod
     def quick(cls) -> "Sizes":
         """Tiny sizes: proves every benchmark runs (tests/bench), measures nothing worth quoting."""
-        return cls(startup_reps=1, startup_warmup=1, engine_steps=40, engine_rounds=2, pg_steps=20,
+        return cls(startup_reps=1, startup_warmup=1, startup_history_events=30, startup_list_episodes=12,
+                   engine_steps=40, engine_rounds=2, pg_steps=20,
                    pg_clients=(1, 2), audit_episodes=(3, 6), audit_events_per_episode=20, growth_sizes=(10, 60),
                    growth_steps=10, fuzz_examples=3, exhaustive_states=40)
 
@@ -115,6 +119,27 @@ def fmt(value: float | None, unit: str = "") -> str:
     if abs(value) >= 100:
         return f"{value:,.0f}{(' ' + unit) if unit else ''}"
     return f"{value:.3g}{(' ' + unit) if unit else ''}"
+
+
+@dataclass
+class Spent:
+    """Wall-clock and CPU seconds (this process: user + system, all its threads) summed over timed blocks.
+
+    CPU time is the like-for-like figure for in-process work against a baseline on the same disk:
+    waiting for a flush costs wall-clock time but no CPU, so a disk whose flush gets slower moves
+    the wall-clock ratio towards 1 while the work done per step is unchanged."""
+
+    wall: float = 0.0
+    cpu: float = 0.0
+
+    @contextmanager
+    def timing(self) -> Iterator[None]:
+        wall, cpu = time.perf_counter(), time.process_time()
+        try:
+            yield
+        finally:
+            self.wall += time.perf_counter() - wall
+            self.cpu += time.process_time() - cpu
 
 
 # -- child processes ----------------------------------------------------------------------------
