@@ -6,7 +6,6 @@ one JSON object (with --json anywhere on the line) or one plain sentence on stde
 
 import os
 import sys
-import traceback
 from collections.abc import Sequence
 from typing import Annotated, Any
 
@@ -75,6 +74,8 @@ class CrsGroup(_PlainHelpOption, TyperGroup):
 
             failure = classify(error)
             if failure.exit_code == INTERNAL_ERROR and os.environ.get("CRS_DEBUG"):
+                import traceback  # loaded only here: every command would pay for it
+
                 traceback.print_exc()  # for developers only; users get one sentence
             report_failure(failure, as_json)
             code = failure.exit_code

@@ -4,8 +4,6 @@
 look-alike): about 33 million ids; the unit of work retries on the rare collision.
 """
 
-import secrets
-
 CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 PREFIX = "E"
 LENGTH = 5
@@ -13,6 +11,8 @@ _LOOKALIKE = str.maketrans({"O": "0", "I": "1", "L": "1"})  # Crockford decoding
 
 
 def random_episode_id(length: int = LENGTH) -> str:
+    import secrets  # only `open` makes an id: every other step would pay for secrets' imports
+
     return PREFIX + "".join(secrets.choice(CROCKFORD) for _ in range(length))
 
 
