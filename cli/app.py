@@ -10,9 +10,9 @@ from collections.abc import Sequence
 from typing import Annotated, Any
 
 import typer
-from typer.core import TyperCommand, TyperGroup
 
 from cli import coercion, values
+from cli.command import CrsCommand, CrsSubgroup
 from cli.commands import audit, corrections, demo, describe, info, queries, roles, steps, upgrade
 from cli.context import Settings, crs_version, default_actor
 
@@ -22,21 +22,7 @@ HELP = (
 )
 
 
-class _PlainHelpOption:
-    """The help option, which Click makes on first use, gets the pydantic-free coercion too."""
-
-    def get_help_option(self, ctx: Any) -> Any:
-        option = super().get_help_option(ctx)  # type: ignore[misc]
-        if option is not None:
-            coercion.install_param(option)
-        return option
-
-
-class CrsCommand(_PlainHelpOption, TyperCommand):
-    """Every `crs` command: see _PlainHelpOption."""
-
-
-class CrsGroup(_PlainHelpOption, TyperGroup):
+class CrsGroup(CrsSubgroup):
     """Runs the app without Click's own error printing, so errors follow the contract exactly.
 
     Built once per process (by `main` and by Typer's test runner alike), it gives the plain

@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from typer._click.exceptions import ClickException
+from typer._click.exceptions import BadParameter, ClickException
 
 from pathway.errors import CrsError, Refused
 
@@ -107,12 +107,21 @@ def refusal_sentence(refused: Refused) -> str:
 
 
 def usage_message(exc: ClickException) -> str:
-    message = exc.format_message()
-    message = message.replace(". Choose from:", "; choose from:").replace(". Did you mean", "; did you mean")
-    message = message.replace("Value error, ", "").replace("Invalid value for '", "Invalid value for ")
-    message = re.sub(r"^Invalid value for (\S+?)'( \(env var: '(\w+)'\))?:",
-                     lambda m: f"Invalid value for {m[1]}" + (f" (or {m[3]})" if m[3] else "") + ":", message)
-    return message
+    """A usage error as one sentence in crs's words. A bad value is said from what Click's BadParameter carries,
+    not by rewriting Click's text: the parameter (`--temp`; `--actor (or CRS_ACTOR)` for an option its help
+    shows an environment variable for; an argument by its metavar) and the parser's own sentence (cli/values.py)
+    without Typer's `Value error, ` (pydantic's prefix, which cli/coercion.py reproduces). Any other usage error
+    is Click's text, its `. Did you mean` and `. Choose from:` joined into the sentence."""
+    if type(exc) is BadParameter and exc.param is not None and exc.param_hint is None:
+        return f"Invalid value for {_named(exc.param)}: {exc.message.removeprefix('Value error, ')}"
+    return exc.format_message().replace(". Choose from:", "; choose from:").replace(". Did you mean", "; did you mean")
+
+
+def _named(param: Any) -> str:
+    """An option by its names (`--version / -V`) and the environment variable its help shows; else the metavar."""
+    name = " / ".join(param.opts) if param.param_type_name == "option" else param.display_name_raw
+    envvar = param.envvar if getattr(param, "show_envvar", False) else None
+    return f"{name} (or {envvar})" if isinstance(envvar, str) else name
 
 
 def _is_validation_error(exc: BaseException) -> bool:

@@ -8,13 +8,15 @@ stored version + 1, `UNIQUE(episode_id, seq)` rejects a duplicate, and the snaps
 
 Speed: a step is a handful of statements, run on the driver's own connection from the database's
 pool (persistence/database.py); driver errors come out as DatabaseError, a lost race as Conflict.
-The last snapshots this process wrote or read are kept parsed, keyed by their exact JSON text, so
-a process stepping the same episode does not re-validate it.
+The snapshot is parsed (validated, ~30 µs) on every load: no parsed copy is kept. A cache of the last
+64 was removed (issue 13, measured 2026-12-02): a `crs` step, a process of its own, never hit it (one
+lookup, 0 hits; `crs observe` CPU 378 / 444 ms min / median without it, 401 / 436 ms with, 20
+interleaved runs); it saved ~45 µs of ~450 µs CPU per step only in one process stepping the same
+episode again and again (bench/throughput.py), which crs never is.
 """
 
 import json
 import re
-from collections import OrderedDict
 from typing import Any
 
 from pydantic import ValidationError
@@ -66,12 +68,6 @@ _INSERT_REFUSAL = (
 )
 _NAMED = re.compile(r"(?<!:):(\w+)")
 
-#: Snapshot JSON text -> the (frozen) Episode it encodes. Keyed by the exact text, so a hit is the
-#: very value validation would return; the pathway is pure and never mutates an episode.
-_PARSED_MAX = 64
-_PARSED: "OrderedDict[str, Episode]" = OrderedDict()
-
-
 def read_snapshot(snapshot: str, episode_id: str) -> Episode:
     """The episode a snapshot row encodes; one sentence (exit 2), never the row's text, if it cannot be read.
 
@@ -83,24 +79,6 @@ def read_snapshot(snapshot: str, episode_id: str) -> Episode:
     except ValidationError:
         raise Invalid(f"episode {episode_id} was recorded in a format this version of the pathway cannot read "
                       "(an earlier pathway version); nothing was changed: see `crs audit verify`") from None
-
-
-def _parsed(snapshot: str, episode_id: str) -> Episode:
-    """read_snapshot, remembered for the last few snapshot texts."""
-    episode = _PARSED.get(snapshot)
-    if episode is None:
-        episode = read_snapshot(snapshot, episode_id)
-        _remember(snapshot, episode)
-    return episode
-
-
-def _remember(snapshot: str, episode: Episode) -> None:
-    _PARSED[snapshot] = episode
-    try:
-        while len(_PARSED) > _PARSED_MAX:
-            _PARSED.popitem(last=False)  # oldest first (a plain FIFO: a step writes what it reads next)
-    except KeyError:  # another thread emptied it first
-        pass
 
 
 def _untrusted(episode_id: str, version: int, problem: str) -> UntrustedRecord:
@@ -302,7 +280,7 @@ class SqlUnitOfWork:
         _check_head(episode_id, version, head_hash, head)
         if not isinstance(snapshot, str) or snapshot_sha256(snapshot) != head.snapshot_sha256:
             raise _untrusted(episode_id, version, "does not match the snapshot hash its latest event recorded")
-        return _parsed(snapshot, episode_id)
+        return read_snapshot(snapshot, episode_id)
 
     def _folded(self, episode_id: str, version: int, snapshot: str, head: EventRecord) -> Episode:
         """The check for an episode whose latest event predates the snapshot hash (written before schema
@@ -329,7 +307,7 @@ class SqlUnitOfWork:
             if not isinstance(recorded, dict) or snapshot_disagreements(recorded, folded.model_dump(mode="json")):
                 raise _untrusted(episode_id, version, "differs from the fold of its history")
             return folded
-        stored = _parsed(snapshot, episode_id)
+        stored = read_snapshot(snapshot, episode_id)
         if folded.model_dump(mode="json") != stored.model_dump(mode="json"):
             raise _untrusted(episode_id, version, "differs from the fold of its history")
         return stored
@@ -392,7 +370,6 @@ class SqlUnitOfWork:
                 updated = self._run(self._sql.update_episode, {**row, "expected": expected})
             if updated.rowcount != 1:
                 raise Conflict(f"episode {event.episode_id} changed under you (a concurrent step); retry")
-        _remember(row["snapshot"], snapshot)
         self._heads[event.episode_id] = (event.seq, hash_)
         return event
 

@@ -11,13 +11,14 @@ from typing import Annotated, Any
 import typer
 
 from cli import payloads
+from cli.command import CrsCommand, CrsSubgroup
 from cli.context import open_store, settings
 from cli.options import Episode, JsonFlag, OptionalEpisode, WideFlag
 from cli.outfile import Force, OutFile, check_out, database_files, write_out
 from cli.render import emit
 
-audit_app = typer.Typer(help="QA: verify the hash chains and replay, list refused attempts, write a report.",
-                        no_args_is_help=True)
+audit_app = typer.Typer(cls=CrsSubgroup, no_args_is_help=True,
+                        help="QA: verify the hash chains and replay, list refused attempts, write a report.")
 
 
 class ReportFormat(StrEnum):
@@ -34,7 +35,7 @@ def file_path(value: str) -> Path:
     return Path(value)
 
 
-@audit_app.command("verify")
+@audit_app.command("verify", cls=CrsCommand)
 def verify(
     ctx: typer.Context,
     episode: OptionalEpisode = None,
@@ -134,7 +135,7 @@ def progress_bar(config: Any, what: str) -> Iterator[Callable[[int, int], None] 
         bar.stop()
 
 
-@audit_app.command("digest")
+@audit_app.command("digest", cls=CrsCommand)
 def digest(ctx: typer.Context, out: OutFile = None, force: Force = False, json_out: JsonFlag = False) -> None:
     """Export each episode's last seq and hash, to detect a cut-off tail later (`verify --digest`)."""
     from persistence import audit
@@ -153,7 +154,7 @@ def digest(ctx: typer.Context, out: OutFile = None, force: Force = False, json_o
          lambda console, payload: console.print(f"Digest written to {payload['out']}."))
 
 
-@audit_app.command("refusals")
+@audit_app.command("refusals", cls=CrsCommand)
 def refusals(ctx: typer.Context, episode: OptionalEpisode = None, wide: WideFlag = False,
              json_out: JsonFlag = False) -> None:
     """Every refused attempt: when, who, which episode, what was tried, which rule refused it."""
@@ -165,7 +166,7 @@ def refusals(ctx: typer.Context, episode: OptionalEpisode = None, wide: WideFlag
     emit(config, {"refusals": rows}, "refusals", wide=wide)
 
 
-@audit_app.command("report")
+@audit_app.command("report", cls=CrsCommand)
 def report(
     ctx: typer.Context,
     episode: Episode,

@@ -13,6 +13,7 @@ from typing import Annotated, Any
 
 import typer
 
+from cli.command import CrsCommand
 from cli.commands.audit import audit_app, file_path
 from cli.context import open_store, settings
 from cli.options import JsonFlag
@@ -52,7 +53,7 @@ def read_file(path: Path, option: str) -> bytes:
         raise Invalid(f"{option}: the file name is not valid") from None
 
 
-@audit_app.command("keygen")
+@audit_app.command("keygen", cls=CrsCommand)
 def keygen(ctx: typer.Context, out: KeyOut, force: Force = False, json_out: JsonFlag = False) -> None:
     """Make an Ed25519 key pair for signing checkpoints: PATH (private, 0600) and PATH.pub (public)."""
     from persistence import checkpoint
@@ -76,7 +77,7 @@ def keygen(ctx: typer.Context, out: KeyOut, force: Force = False, json_out: Json
              f"({payload['fingerprint']}).", markup=False, highlight=False))
 
 
-@audit_app.command("checkpoint")
+@audit_app.command("checkpoint", cls=CrsCommand)
 def checkpoint_command(ctx: typer.Context, key: PrivateKey, out: OutFile = None, force: Force = False,
                        json_out: JsonFlag = False) -> None:
     """Verify the whole database and, if it verifies, sign a checkpoint of it (exit 5 if it does not verify).

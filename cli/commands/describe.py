@@ -1,8 +1,12 @@
 """`crs pathway`: the pathway itself, as pathway/describe.py generates it from the code.
 
-It prints the frozen copy pathway/described.py, which a unit test proves equal to what the code
-generates (regenerate: `make pathway-doc`): generating live loads pydantic and transitions, and
-rich's table layout costs as much again, several times the start-up budget (bench/startup.py).
+It prints the frozen copy pathway/described.py: the library way of "generating at build time"
+already (`make pathway-doc` writes it from states/ and pathway/; tests/unit/test_describe.py fails
+while it is stale). Kept, measured 2026-12-02 (issue 13: 20 interleaved runs, CPU of the child):
+`crs pathway` 108 / 151 ms min / median from the frozen copy, 307 / 363 ms generating it live
+(pydantic, transitions and the policy load: ~2.8x); the same for --format json and mermaid.
+The tables are drawn by cli/render.py `text_table`, not rich's Table: with rich 238 / 291 ms, with
+text_table 125 / 159 ms (importing rich alone costs more than the goal, 1.5x `import typer`, leaves).
 Needs no database and no pydantic (tests/cli/test_startup_imports.py checks sys.modules).
 """
 

@@ -281,3 +281,32 @@ def test_verify_reports_its_progress_and_prints_none_in_a_pipe(crs: Callable[...
     ran = crs("audit", "verify")
     assert ran.code == 0 and ran.stderr == "" and ran.stdout.startswith("OK:")
 
+
+
+def _command_paths(command: object, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    """`()` for `crs` itself, then every command and sub-command, e.g. `("audit", "verify")`."""
+    paths = [prefix]
+    for name, sub in getattr(command, "commands", {}).items():
+        paths += _command_paths(sub, (*prefix, name))
+    return paths
+
+
+def test_help_at_80_columns_never_breaks_a_hyphenated_word(crs: Callable[..., Ran]) -> None:
+    """Click wraps help with textwrap, which breaks at hyphens (`nasal-` / `cannula`, `--weight-` / `kg`):
+    every command's --help at 80 columns keeps each hyphenated option name and vocabulary word on one line."""
+    import typer
+
+    from cli.app import app
+
+    paths = _command_paths(typer.main.get_command(app))
+    assert ("open",) in paths and ("audit", "verify") in paths
+    for path in paths:
+        ran = crs(*path, "--help", env=W80)
+        assert ran.code == 0, (path, ran.stderr)
+        shown = ran.stdout.splitlines()
+        assert_fits(shown)
+        assert "\u2011" not in ran.stdout  # the hyphens held while Click wraps are hyphens again
+        for line, following in zip(shown, shown[1:]):
+            assert not (re.search(r"\w-$", line) and re.match(r"\s*\w", following)), \
+                f"crs {' '.join(path)} --help breaks a word at a hyphen:\n{line}\n{following}"
+    assert "--weight-kg" in crs("open", "--help", env=W80).stdout
