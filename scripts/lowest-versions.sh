@@ -14,7 +14,7 @@ PYTHON="${PYTHON:-python3}"
 VENV=.venv-lowest
 BIN="$VENV/bin"
 #: What runs in the lowest environment: the CLI tests, which drive every dependency through `crs` (see README).
-LOWEST_TESTS=(tests/cli)
+LOWEST_TESTS=(tests/cli tests/unit/test_packaging.py)
 start=$(date +%s)
 
 rm -rf "$VENV"

@@ -6,7 +6,8 @@ lower bound. `psycopg[binary]>=X` also pins `psycopg-binary==X` (the extra's own
 in step with psycopg). A requirement without a `>=` lower bound, or with a marker or another operator, is
 an error: every dependency must have a lower bound that scripts/lowest-versions.sh installs and tests.
 
-Standard library only (tomllib), so it runs before any environment exists.
+Standard library only (tomllib), so it runs before any environment exists. tests/unit/test_packaging.py
+loads it too.
 """
 
 import re
