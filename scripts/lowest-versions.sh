@@ -13,8 +13,10 @@ cd "$(dirname "$0")/.."
 PYTHON="${PYTHON:-python3}"
 VENV=.venv-lowest
 BIN="$VENV/bin"
-#: What runs in the lowest environment: the CLI tests, which drive every dependency through `crs` (see README).
+#: What runs in the lowest environment: the CLI tests, which drive every dependency through `crs` (see README),
+#: on both cores (pytest-xdist, from the dev extra; LOWEST_JOBS=0 runs them in one process).
 LOWEST_TESTS=(tests/cli tests/unit/test_packaging.py)
+LOWEST_JOBS="${LOWEST_JOBS:-2}"
 start=$(date +%s)
 
 rm -rf "$VENV"
@@ -51,4 +53,4 @@ if [ -n "${CI:-}" ]; then
 fi
 echo "== lowest-versions: tests"
 # Last, so that pytest's summary closes the output; exec keeps its exit status.
-exec "$BIN/python" -m pytest -p no:cacheprovider -q "${LOWEST_TESTS[@]}"
+exec "$BIN/python" -m pytest -p no:cacheprovider -q -n "$LOWEST_JOBS" "${LOWEST_TESTS[@]}"
