@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: venv demo test postgres bench mutation fuzz pathway-doc clean
+.PHONY: venv demo test test-lowest postgres bench mutation fuzz pathway-doc clean
 
 venv: $(STAMP)
 
@@ -34,6 +34,11 @@ test: venv postgres
 		export CRS_REQUIRE_POSTGRES=1 HYPOTHESIS_PROFILE=$${HYPOTHESIS_PROFILE:-ci}; \
 	fi; \
 	$(BIN)/python -m pytest
+
+# The second environment (issue 13): .venv-lowest with every dependency at its declared lower bound
+# (pyproject.toml), made anew, then the CLI tests in it. CI runs it after `make test`.
+test-lowest: postgres
+	PYTHON=$(PYTHON) bash scripts/lowest-versions.sh
 
 # The benchmarks (bench/RESULTS.md); the `bench` extra brings the step benchmark's peer, sqlite-utils.
 BENCH_STAMP := $(VENV)/.installed-bench
@@ -71,5 +76,5 @@ pathway-doc: venv
 	$(BIN)/python -m cli.pathway_doc
 
 clean:
-	rm -rf $(VENV) build dist *.egg-info .pytest_cache .hypothesis bench/results mutants mutants.log
+	rm -rf $(VENV) .venv-lowest build dist *.egg-info .pytest_cache .hypothesis bench/results mutants mutants.log
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +
