@@ -47,6 +47,8 @@ CONTRACT: dict[str, set[str]] = {
     "audit checkpoint": {"--key", "--out", "--force", "--json"},
     "pathway": {"--format", "--json"},
     "demo": {"--json"},
+    "export": {"--format", "--out", "--force", "--json"},
+    "import": {"--dry-run", "--json"},
 }
 
 
