@@ -1,6 +1,7 @@
 """`crs export` and `crs import`: an episode to the hospital's record as FHIR R4, and bedside vital signs
 from it as `observe` steps (cli/fhir/ holds the mapping; this module only reads, steps and prints)."""
 
+import sys
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
@@ -73,10 +74,16 @@ def import_file(
     step is logged and reported and does not stop the others (exit 1 if any was refused).
 
     \b
-    Read: body temperature 8310-5 (Cel or [degF]), oxygen flow rate 3151-8 (L/min), inhaled oxygen
-    concentration 3150-0 (%), and the inputs `crs export` writes in its own code system (oxygen device,
-    ICE score, ...). Blood pressure 85354-9 is reported but sets nothing. Bad FHIR (not JSON, the wrong
-    resourceType, no effective time, an absurd value) is exit 2 and nothing is written.
+    Read (LOINC, UCUM):
+      8310-5  body temperature (Cel, or [degF] converted to °C)
+      3151-8  inhaled oxygen flow rate (L/min)
+      3150-0  inhaled oxygen concentration (%)
+      and the inputs `crs export` writes in its own code system
+      (oxygen device, ICE score, ...); blood pressure 85354-9 is
+      reported but sets nothing.
+
+    Bad FHIR (not JSON, the wrong resourceType, no effective time, an absurd value) is exit 2 and nothing
+    is written.
     """
     from cli.commands.checkpoint import read_file
     from cli.fhir.importer import plan as read_plan
@@ -101,6 +108,10 @@ def import_file(
                                f"{refused[0]['rule']}: {refused[0]['message']}")
     emit(config, payload, lambda console, shown: write_text(import_text(shown)))
     if refused:
+        if not config.json:  # the steps on stdout; the refusal, as every error, one sentence on stderr
+            from cli.text import visible
+
+            sys.stderr.write(f"crs: {visible(payload['message']).rstrip('.')}.\n")
         raise typer.Exit(1)
 
 

@@ -158,7 +158,8 @@ def test_a_refused_step_is_logged_and_does_not_stop_the_others(ward: Ward) -> No
     assert (ran["taken"], ran["refused"]) == (1, 1) and ran["rule"] == "TIME_FUTURE"
     assert ward.record() == (events + 1, refusals + 1)
     ran = ward.run("import", ward.episode, ward.file(document), code=1)
-    assert "refused by TIME_FUTURE" in ran.stdout and ran.stderr == ""
+    assert "refused by TIME_FUTURE" in ran.stdout and one_sentence(ran.stderr)
+    assert ran.stderr.startswith("crs: 1 of 2 import step(s) refused; the first by TIME_FUTURE")
 
 
 def test_a_single_observation_is_one_step(ward: Ward) -> None:
