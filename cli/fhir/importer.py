@@ -31,7 +31,7 @@ USABLE_STATUS = frozenset({"final", "amended", "corrected"})
 
 #: The range each number must lie in, as `crs observe` validates it (field, low, high, unit shown).
 RANGES: dict[str, tuple[float, float, str]] = {
-    "temp_c": (30, 45, "°C"), "o2_flow_lpm": (0, 80, "L/min"), "fio2": (0.21, 1.0, ""),
+    "temp_c": (30, 45, "°C"), "o2_flow_lpm": (0, 80, "L/min"), "fio2": (0.21, 1.0, "%"),
     "vasopressors": (0, 6, ""), "ice_score": (0, 10, ""), "capd_score": (0, 32, ""),
 }
 NAMES = {"temp_c": "body temperature", "o2_flow_lpm": "oxygen flow rate", "fio2": "inhaled oxygen concentration",
@@ -287,7 +287,8 @@ def _in_range(name: str, key: str, value: float, *, shown: float, unit: str) -> 
     low, high, shown_unit = RANGES[key]
     if not math.isfinite(value) or not low <= value <= high:
         given = f"{shown:g}{' ' + unit if unit else ''}"
-        limits = f"{low:g}–{high:g}{' ' + shown_unit if shown_unit else ''}"
+        factor = codes.VITAL_BY_FIELD[key].per_field if key in codes.VITAL_BY_FIELD else 1  # FiO2 in % as sent
+        limits = f"{low * factor:g}–{high * factor:g}{' ' + shown_unit if shown_unit else ''}"
         raise Invalid(f"{name}: {NAMES[key]} {given} is outside {limits}, not a plausible measurement; "
                       "nothing was imported")
 
