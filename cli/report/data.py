@@ -102,7 +102,7 @@ def _summary(event: Event, change: dict[str, Any] | None = None) -> str:
     if event.kind == "observe":
         inputs = ", ".join(f"{k}={v}" for k, v in (data.get("observation") or {}).items())
         return (f"CRS {grade_value(data.get('crs_grade'))}, ICANS {grade_value(data.get('icans_grade'))} "
-                f"({inputs}){late}")
+                f"({inputs})" + (f" — {data['note']}" if data.get("note") else "") + late)
     if event.kind == "give":
         return f"{data.get('drug')} {data.get('dose_mg'):g} mg {data.get('route', '')}".rstrip() + late
     if event.kind == "act":
