@@ -124,7 +124,7 @@ def _take(runner: Any, item: Any, episode: str, actor: str) -> dict[str, Any]:
 
     late = LATE_REASON if item.at < runner.episode.last_at else None
     command = RecordObservation(at=item.at, actor=actor, episode_id=episode, observation=Observation(**item.inputs),
-                                late=late)
+                                note=item.note, late=late)
     row: dict[str, Any] = {**item.as_json(), "late": late is not None}
     try:
         event = runner.step(command, now())

@@ -9,8 +9,8 @@ is proven rather than assumed.
 Everything is derived from the record alone, so an export is reproducible: resource ids are UUIDv5 of
 (episode, seq, role), the Bundle's timestamp is the latest `recorded_at`. Nothing identifying leaves:
 the Patient carries the pseudonymous reference and nothing else, and free text a person typed that the
-pathway never needed (the episode's context, an action's note) is not exported; the reasons a rule
-asked for (override, correction, void, late entry) are.
+pathway never needed (the episode's context, an action's or an observation's note) is not exported; the
+reasons a rule asked for (override, correction, void, late entry) are.
 """
 
 import uuid

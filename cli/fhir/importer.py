@@ -90,6 +90,15 @@ class Planned:
     notes: list[str] = field(default_factory=list)  # read but sets nothing (blood pressure)
     noted_by: list[str] = field(default_factory=list)  # the Observation of each note
 
+    @property
+    def note(self) -> str | None:
+        """What was read but sets nothing, with where it came from: the step's note on the record (at most
+        500 characters, the note's limit; cut with an ellipsis beyond)."""
+        if not self.notes:
+            return None
+        text = "; ".join(f"{note} (from FHIR {source})" for note, source in zip(self.notes, self.noted_by))
+        return text if len(text) <= 500 else text[:499] + "…"
+
     def as_json(self) -> dict[str, Any]:
         return {"at": iso(self.at), "inputs": dict(sorted(self.inputs.items())),
                 "sources": sorted(set(self.sources.values())), "notes": list(self.notes)}

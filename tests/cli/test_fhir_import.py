@@ -133,6 +133,10 @@ def test_unknown_and_unusable_observations_are_skipped_with_reasons_the_rest_ste
     (step,) = ran["steps"]
     assert step["inputs"] == {"temp_c": 38.9, "o2_device": "room-air"} and step["outcome"] == "accepted"
     assert step["notes"] == ["blood pressure 88/50 mm[Hg]"]
+    stored = next(e for e in ward.app("--json", "history", ward.episode).json["events"] if e["seq"] == step["seq"])
+    assert stored["data"]["note"] == "blood pressure 88/50 mm[Hg] (from FHIR Observation/bp)"  # recorded, not only shown
+    assert stored["data"]["observation"] == {"temp_c": 38.9, "o2_device": "room-air"}  # it sets no input
+    assert "88/50 mm[Hg] (from FHIR Observation/bp)" in " ".join(ward.app("history", ward.episode).stdout.split())
     human = ward.run("import", ward.episode, ward.file(document), "--dry-run").stdout
     assert "skipped Observation/spo2: unknown code" in human and "noted: blood pressure 88/50" in human
 
