@@ -79,8 +79,8 @@ def import_file(
       3151-8  inhaled oxygen flow rate (L/min)
       3150-0  inhaled oxygen concentration (%)
       and the inputs `crs export` writes in its own code system
-      (oxygen device, ICE score, ...); blood pressure 85354-9 is
-      reported but sets nothing.
+      (oxygen device, ICE score, ...); blood pressure 85354-9
+      sets nothing and is kept as its step's note.
 
     Bad FHIR (not JSON, the wrong resourceType, no effective time, an absurd value) is exit 2 and nothing
     is written.

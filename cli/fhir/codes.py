@@ -50,7 +50,7 @@ VITAL_BY_FIELD: Final = {v.field: v for v in VITALS}
 VITAL_BY_LOINC: Final = {v.loinc: v for v in VITALS}
 
 #: Blood pressure: read on import, but the pathway has no field for it (CLINICAL: hypotension is a
-#: clinical judgement, not a number), so it sets nothing and is only reported back.
+#: clinical judgement, not a number), so it sets nothing: it is reported back and kept as its step's note.
 BLOOD_PRESSURE_PANEL: Final = "85354-9"
 SYSTOLIC: Final = "8480-6"
 DIASTOLIC: Final = "8462-4"
