@@ -94,3 +94,21 @@ def test_an_ice_score_with_a_capd_at_the_same_time_is_invalid_as_crs_observe_say
     with pytest.raises(Invalid, match="do not make one bedside assessment"):
         read(obs("ice-score", codes.CRS_OBSERVATION, valueInteger=8),
              obs("capd-score", codes.CRS_OBSERVATION, valueInteger=3))
+
+
+def _bp(rid: str, systolic: float) -> dict[str, Any]:
+    return obs("85354-9", id=rid, component=[{"code": {"coding": [{"system": codes.LOINC, "code": "8480-6"}]},
+                                              "valueQuantity": {"value": systolic, "code": "mm[Hg]"}}])
+
+
+def test_blood_pressure_with_a_step_becomes_its_note_naming_where_it_came_from() -> None:
+    (step,) = read(obs("8310-5", **q(38.0, "Cel")), _bp("bp-1", 88), _bp("bp-2", 90)).steps
+    assert step.inputs == {"temp_c": 38.0}
+    assert step.note == ("blood pressure 88 mm[Hg] (from FHIR Observation/bp-1); "
+                         "blood pressure 90 mm[Hg] (from FHIR Observation/bp-2)")
+    assert read(obs("8310-5", **q(38.0, "Cel"))).steps[0].note is None  # nothing read that sets nothing: no note
+
+
+def test_many_blood_pressures_at_one_time_are_cut_to_the_notes_500_characters() -> None:
+    (step,) = read(obs("8310-5", **q(38.0, "Cel")), *[_bp(f"bp-{n}-" + "x" * 50, 80 + n) for n in range(8)]).steps
+    assert step.note is not None and len(step.note) == 500 and step.note.endswith("…")
