@@ -103,7 +103,10 @@ def test_an_observation_note_is_recorded_shown_and_absent_when_not_given(crs, gr
     assert "note" not in (crs("status", episode, "--json").json["basis"] or {})  # the snapshot has no note
     report = crs("audit", "report", episode, "--format", "json").json
     assert report["timeline"][-1]["summary"].endswith("— BP 88/50 on the ward monitor")
-    assert "BP 88/50 on the ward monitor" in crs("audit", "report", episode, "--format", "md").stdout
+    assert report["grades"][-1]["note"] == "BP 88/50 on the ward monitor" and "note" not in report["grades"][0]
+    markdown = crs("audit", "report", episode, "--format", "md").stdout
+    assert markdown.count("BP 88/50 on the ward monitor") == 2  # the timeline and the grades' inputs
+    assert "— note: BP 88/50 on the ward monitor" in crs("audit", "report", episode, "--format", "html").stdout
 
 
 def test_an_observation_note_is_bounded_and_never_repeated_in_the_error(crs, grade3) -> None:  # type: ignore[no-untyped-def]
