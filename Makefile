@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: venv demo test test-lowest postgres bench mutation fuzz pathway-doc clean
+.PHONY: venv demo test test-lowest postgres bench mutation fuzz pathway-doc fhir-example clean
 
 venv: $(STAMP)
 
@@ -74,6 +74,11 @@ fuzz: venv
 # The frozen pathway `crs pathway` prints (pathway/described.py); tests/unit/test_describe.py says when it is stale.
 pathway-doc: venv
 	$(BIN)/python -m cli.pathway_doc
+
+# The seed-000 episode exported as FHIR R4 (docs/fhir-example-seed-000.json); tests/cli/test_fhir_export.py says
+# when it is stale.
+fhir-example: venv
+	$(BIN)/python -m cli.fhir
 
 clean:
 	rm -rf $(VENV) .venv-lowest build dist *.egg-info .pytest_cache .hypothesis bench/results mutants mutants.log

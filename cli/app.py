@@ -13,7 +13,7 @@ import typer
 
 from cli import coercion, values
 from cli.command import CrsCommand, CrsSubgroup
-from cli.commands import audit, corrections, demo, describe, info, queries, roles, steps, upgrade
+from cli.commands import audit, corrections, demo, describe, fhir, info, queries, roles, steps, upgrade
 from cli.context import Settings, crs_version, default_actor
 
 HELP = (
@@ -202,6 +202,8 @@ app.command("status", cls=CrsCommand)(queries.status)
 app.command("history", cls=CrsCommand)(queries.history)
 app.command("list", cls=CrsCommand)(queries.list_episodes)
 app.add_typer(audit.audit_app, name="audit")
+app.command("export", cls=CrsCommand)(fhir.export)
+app.command("import", cls=CrsCommand)(fhir.import_file)
 app.command("pathway", cls=CrsCommand)(describe.pathway)
 app.command("demo", cls=CrsCommand)(demo.demo)
 app.command("upgrade", cls=CrsCommand)(upgrade.upgrade)

@@ -235,7 +235,8 @@ def status_full(out: Console, payload: dict[str, Any]) -> None:
     head.add_row("ICANS", Text.assemble(_grade(payload.get("icans_grade")), _basis_note(payload, "icans")))
     basis = payload.get("basis") or {}
     if basis:
-        head.add_row("Observed", Text(f"{_t(basis.get('observed_at'))}  {inputs_text(basis.get('inputs') or {})}"))
+        head.add_row("Observed", Text(f"{_t(basis.get('observed_at'))}  {inputs_text(basis.get('inputs') or {})}"
+                                      + (f" — {basis['note']}" if basis.get("note") else "")))
     head.add_row("Tocilizumab", Text(f"{payload.get('tocilizumab_doses', 0)} dose(s); "
                                      f"deviations on record: {payload.get('deviations', 0)}"))
     head.add_row("Policy", Text(f"{policy.get('name')} v{policy.get('version')}"))
@@ -448,7 +449,8 @@ def _event_details(kind: Any, data: dict[str, Any]) -> str:
     late = f" (late: {data.get('late_reason')})" if data.get("late") is True else ""
     if kind == "observe":
         return (f"CRS {grade_value(data.get('crs_grade'))}, ICANS {grade_value(data.get('icans_grade'))}; "
-                f"{inputs_text(dict(data.get('observation') or {}))}{late}")
+                f"{inputs_text(dict(data.get('observation') or {}))}"
+                f"{' — ' + str(data['note']) if data.get('note') else ''}{late}")
     if kind == "give":
         return f"{data.get('drug')} {as_text(data.get('dose_mg'))} mg {data.get('route', '')}".rstrip() + late
     if kind == "act":

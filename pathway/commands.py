@@ -59,6 +59,8 @@ class _Entry(_Step):
 class RecordObservation(_Entry):
     kind: Literal["observe"] = "observe"
     observation: Observation
+    #: Free text for the record (e.g. an imported blood pressure that sets no input); stored only when given.
+    note: Text | None = None
 
 
 class AdministerDose(_Entry):

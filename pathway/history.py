@@ -64,8 +64,8 @@ def entry_command(kind: str, data: dict[str, Any], *, at: datetime, actor: str, 
     step: dict[str, Any] = {"at": at, "actor": actor, "episode_id": episode_id}
     late = data.get("late_reason") if data.get("late") is True else None
     if kind == "observe":
-        return RecordObservation.model_validate({**step, "observation": data["observation"], "late": late,
-                                                 "override_reason": override_reason})
+        return RecordObservation.model_validate({**step, "observation": data["observation"], "note": data.get("note"),
+                                                 "late": late, "override_reason": override_reason})
     if kind == "give":
         return AdministerDose(**step, drug=data["drug"], dose_mg=data["dose_mg"], route=data["route"], late=late,
                               override_reason=override_reason)
@@ -341,6 +341,8 @@ def _corrected(entry: Entry, command: Correct) -> tuple[StepCommand, list[str]]:
     if kind == "give" and "drug" in command.changes and "route" not in command.changes:
         merged.pop("route", None)  # another drug: its own usual route unless one is given
     values: dict[str, Any] = {"observation": merged} if kind == "observe" else dict(merged)
+    if isinstance(old, RecordObservation) and old.note is not None:  # an observe's note is not an input: carried
+        values["note"] = old.note
     if kind == "give":
         values.setdefault("route", None)
     if old.late is not None:  # a late entry corrected is still a late entry

@@ -130,7 +130,8 @@ def _data(command: StepCommand, ctx: Context) -> dict[str, Any]:
         crs = crs_grade(obs, ep.policy, fever_masked=ep.fever_masked)
         icans = icans_grade(obs, age_years=ep.age_years, policy=ep.policy)
         return {"observation": obs.inputs(), "crs_grade": crs.grade, "icans_grade": icans.grade,
-                "crs_basis": crs.basis(), "icans_basis": icans.basis()}
+                "crs_basis": crs.basis(), "icans_basis": icans.basis(),
+                **({"note": command.note} if command.note else {})}  # absent when not given: old events unchanged
     if isinstance(command, AdministerDose):
         return _give_data(command, ctx)
     if isinstance(command, RecordAction):

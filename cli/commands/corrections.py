@@ -200,6 +200,9 @@ def _in_option_terms(message: str, seq: int, given: dict[str, Any], removed: lis
         stray = [o for o in given if CORRECT_OPTIONS[o][0] != kind]
         stray += [f"--unset {n}" for n in removed if UNSET_INPUTS[n][0] != kind]
         options = [o for o, (k, _) in CORRECT_OPTIONS.items() if k == kind]
+        if kind == "observe" and "--note" in stray:  # observe has a --note, but it is not a correctable input
+            return (f"event {seq} is an observe: its note (--note) is not corrected, a correction carries it "
+                    "unchanged; to change it, void the event and record it again")
         if stray and options:
             verb = "is not an option" if len(stray) == 1 else "are not options"
             article = "an" if kind[0] in "aeiou" else "a"

@@ -1,7 +1,7 @@
 """Commands that read: status, history, list. They open the database read-only."""
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -34,9 +34,12 @@ def status(
 
     config = settings(ctx, json_out)
     corrected: list[dict[str, object]] = []
+    events = None
     with open_store(config, read_only=True) as store:
         if as_of is None:
             current, at = store.episode(episode), now()
+            if full:  # the observation's note is on its event, not in the snapshot: --full reads the history
+                events = [stored.event for stored in store.history(episode)]
         else:
             events = [stored.event for stored in store.history(episode)]
             current, at = episode_of(events, as_of=as_of), as_of
@@ -44,9 +47,23 @@ def status(
     if current is None:
         raise NotFound(f"episode {episode} had not been opened at {iso(at)}")
     payload = status_at(current, at)
+    if full and events is not None and payload.get("basis"):
+        note = _observed_note(events, payload["basis"].get("seq"))
+        if note is not None:
+            payload = {**payload, "basis": {**payload["basis"], "note": note}}
     if as_of is not None:
         payload = {**payload, "as_of": iso(as_of), "corrected_entries": corrected}
     emit(config, payload, "status_full" if full else "status")
+
+
+def _observed_note(events: list[Any], seq: Any) -> str | None:
+    """The note of the observation whose values stand as event `seq` (an observe, or the correction of one)."""
+    event = next((e for e in events if e.seq == seq), None)
+    if event is None:
+        return None
+    data = (event.data.get("corrected") or {}) if event.kind == "correct" else event.data
+    note = data.get("note")
+    return note if isinstance(note, str) else None
 
 
 def history(ctx: typer.Context, episode: Episode, wide: WideFlag = False, json_out: JsonFlag = False) -> None:

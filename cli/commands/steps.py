@@ -83,6 +83,8 @@ def observe(
     motor_weakness: Annotated[bool, typer.Option("--motor-weakness", help="Deep focal motor weakness.")] = False,
     cerebral_edema: Annotated[str | None, typer.Option(
         "--cerebral-edema", metavar="KIND", parser=values.choice(CEREBRAL_EDEMA, "cerebral edema finding"), autocompletion=values.completer(CEREBRAL_EDEMA), help="Cerebral edema on imaging: none, focal, diffuse.")] = None,
+    note: Annotated[str | None, typer.Option("--note", parser=values.text(500), metavar="TEXT",
+                                             help="Free text for the record (no names); sets no input.")] = None,
     at: At = None,
     late: Late = None,
     override: EntryOverride = None,
@@ -109,7 +111,7 @@ def observe(
                         cerebral_edema=cerebral_edema,
                         capd_score=capd if isinstance(capd, int) else None, capd_unable=capd == "unable")
     command = build(RecordObservation, at=when(at), actor=config.actor, episode_id=episode, observation=observation,
-                    late=late, override_reason=override)
+                    note=note, late=late, override_reason=override)
     if late is not None:
         result, change = changing(config, command)
         emit(config, {**payloads.observed(result, status_after(result)), "correction": change}, "observed")

@@ -102,7 +102,7 @@ def _summary(event: Event, change: dict[str, Any] | None = None) -> str:
     if event.kind == "observe":
         inputs = ", ".join(f"{k}={v}" for k, v in (data.get("observation") or {}).items())
         return (f"CRS {grade_value(data.get('crs_grade'))}, ICANS {grade_value(data.get('icans_grade'))} "
-                f"({inputs}){late}")
+                f"({inputs})" + (f" — {data['note']}" if data.get("note") else "") + late)
     if event.kind == "give":
         return f"{data.get('drug')} {data.get('dose_mg'):g} mg {data.get('route', '')}".rstrip() + late
     if event.kind == "act":
@@ -151,7 +151,13 @@ def _grade_row(event: Event) -> dict[str, Any]:
         "icans_decided_by": (data.get("icans_basis") or {}).get("decided_by"),
         "crs_missing": list((data.get("crs_basis") or {}).get("missing") or []),
         "icans_missing": list((data.get("icans_basis") or {}).get("missing") or []),
+        **({"note": data["note"]} if data.get("note") else {}),  # the observation's free text, only when given
     }
+
+
+def inputs_and_note(grade: dict[str, Any]) -> Any:
+    """A grades row's inputs cell: the inputs, and the observation's note after them when it has one."""
+    return f"{as_text(grade['inputs'])} — note: {grade['note']}" if grade.get("note") else grade["inputs"]
 
 
 def _deviation(event: Event) -> dict[str, Any]:

@@ -11,6 +11,7 @@ from html import escape as _html_escape
 from typing import Any
 
 from cli.report.corrections import is_struck, override_text, standing_text, target_text
+from cli.report.data import inputs_and_note
 from cli.report.svg import timeline_svg
 from cli.text import as_text, grade_value, missing_by_domain, summary_value, visible, who
 
@@ -90,7 +91,7 @@ def render_html(data: dict[str, Any]) -> str:
         ["seq", "time", "CRS", "ICANS", "fever", "CRS decided by", "ICANS decided by", "missing", "inputs"],
         [[_text(g["seq"]), _text(g["at"]), _grade(g["crs_grade"]), _grade(g["icans_grade"]), _text(g["fever"]),
           _text(g["crs_decided_by"]), _text(g["icans_decided_by"]),
-          _text(missing_by_domain(g.get("crs_missing", []), g.get("icans_missing", []))), _text(g["inputs"])]
+          _text(missing_by_domain(g.get("crs_missing", []), g.get("icans_missing", []))), _text(inputs_and_note(g))]
          for g in data["grades"]])
     doses = _table(
         ["seq", "time", "drug", "dose mg", "limit mg", "% of limit", "24 h total / limit mg", "within limits",

@@ -15,6 +15,7 @@ import re
 from typing import Any
 
 from cli.report.corrections import is_struck, override_text, standing_text, target_text
+from cli.report.data import inputs_and_note
 from cli.text import as_text, grade_value, missing_by_domain, summary_value, visible, who
 
 #: Backslash first (a stored backslash must not escape our escapes), then link, image, code, emphasis,
@@ -82,7 +83,7 @@ def render_markdown(data: dict[str, Any]) -> str:
                      "inputs"],
                     [[g["seq"], g["at"], grade_value(g["crs_grade"]), grade_value(g["icans_grade"]), g["fever"],
                       g["crs_decided_by"], g["icans_decided_by"],
-                      missing_by_domain(g.get("crs_missing", []), g.get("icans_missing", [])), g["inputs"]]
+                      missing_by_domain(g.get("crs_missing", []), g.get("icans_missing", [])), inputs_and_note(g)]
                      for g in data["grades"]])
     lines += ["## Doses against their limits", ""]
     lines += _table(["seq", "time", "drug", "dose mg", "limit mg", "% of limit", "24 h total mg", "24 h limit mg",

@@ -251,7 +251,7 @@ def test_a_void_of_a_void_and_a_closed_episode_are_refused(ward: Ward) -> None:
     (["correct", "3", "--reason", "x", "--unset", "dose-mg"], "--unset"),
     (["correct", "3", "--reason", "x", "--temp", "37"], "--temp is not an option of `crs give`"),
     (["correct", "2", "--reason", "x", "--dose-mg", "560"], "--dose-mg is not an option of `crs observe`"),
-    (["correct", "2", "--reason", "x", "--note", "typo"], "--note is not an option of `crs observe`"),
+    (["correct", "2", "--reason", "x", "--note", "typo"], "its note (--note) is not corrected"),
     (["correct", "3", "--reason", "x", "--temp", "37", "--dose-mg", "560"], "a correction changes one recorded entry"),
     (["correct", "2", "--reason", "x", "--temp", "37", "--unset", "temp"], "contradict"),
     (["correct", "2", "--reason", "x", "--ice", "3", "--capd", "4"], "--ice and --capd"),

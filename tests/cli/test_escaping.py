@@ -111,6 +111,7 @@ HUMAN_COMMANDS: dict[str, tuple[list[str], list[str]]] = {
                     ["Dr\\x1b[2J\\u202eX\\nfake [red]m[/red] &lt;script&gt;"]),
     "verify": (["audit", "verify"], ["OK"]),
     "pathway": (["pathway"], ["States"]),
+    "export-fhir": (["export", "EPISODE", "--format", "fhir"], ["Dr\\u001b[2J\\u202eX\\nfake [red]m[/red] <script>"]),
 }
 
 

@@ -84,3 +84,49 @@ def test_act_help_lists_every_action(crs) -> None:  # type: ignore[no-untyped-de
     shown = " ".join(crs("act", "--help", env={"COLUMNS": "200"}).stdout.split())
     for action in Action:
         assert action.value in shown
+
+
+def test_an_observation_note_is_recorded_shown_and_absent_when_not_given(crs, grade3) -> None:  # type: ignore[no-untyped-def]
+    """`crs observe --note`: in the event's data only when given, in history, status --full and the audit report."""
+    episode, t0, _ = grade3
+    ran = crs("observe", episode, "--temp", "38.9", "--o2", "facemask", "--ice", "10", "--consciousness", "awake",
+              "--note", "  BP 88/50 on the ward monitor ", "--at", iso(t0 + timedelta(hours=2)), "--json")
+    assert ran.code == 0, ran.stdout
+    events = crs("history", episode, "--json").json["events"]
+    assert "note" not in events[1]["data"]  # the observation recorded without one
+    assert events[-1]["data"]["note"] == "BP 88/50 on the ward monitor"  # stripped, like act's note
+    assert events[-1]["data"]["observation"]["temp_c"] == 38.9  # it sets no input
+    assert "BP 88/50 on the ward monitor" in " ".join(crs("history", episode).stdout.split())
+    full = crs("status", episode, "--full", env={"COLUMNS": "200"})
+    assert "BP 88/50 on the ward monitor" in " ".join(full.stdout.split())
+    assert crs("status", episode, "--full", "--json").json["basis"]["note"] == "BP 88/50 on the ward monitor"
+    assert "note" not in (crs("status", episode, "--json").json["basis"] or {})  # the snapshot has no note
+    report = crs("audit", "report", episode, "--format", "json").json
+    assert report["timeline"][-1]["summary"].endswith("— BP 88/50 on the ward monitor")
+    assert report["grades"][-1]["note"] == "BP 88/50 on the ward monitor" and "note" not in report["grades"][0]
+    markdown = crs("audit", "report", episode, "--format", "md").stdout
+    assert markdown.count("BP 88/50 on the ward monitor") == 2  # the timeline and the grades' inputs
+    assert "— note: BP 88/50 on the ward monitor" in crs("audit", "report", episode, "--format", "html").stdout
+
+
+def test_an_observation_note_is_bounded_and_never_repeated_in_the_error(crs, grade3) -> None:  # type: ignore[no-untyped-def]
+    episode, t0, folder = grade3
+    before = _files(folder)
+    secret = "Jane Roe " + "x" * 500
+    ran = crs("observe", episode, "--temp", "38", "--note", secret, "--at", iso(t0 + timedelta(hours=2)), "--json")
+    assert ran.code == 2 and "--note" in ran.json["message"] and "Jane" not in ran.stdout + ran.stderr
+    assert _files(folder) == before
+
+
+def test_a_correction_of_an_observation_carries_its_note(crs, grade3) -> None:  # type: ignore[no-untyped-def]
+    episode, t0, _ = grade3
+    seq = crs("observe", episode, "--temp", "38.9", "--o2", "facemask", "--note", "BP 88/50",
+              "--at", iso(t0 + timedelta(hours=2)), "--json").json["seq"]
+    refused = crs("correct", episode, str(seq), "--reason", "typo", "--note", "other", "--json")
+    assert refused.code == 2 and "its note (--note) is not corrected" in refused.json["message"]
+    ran = crs("correct", episode, str(seq), "--reason", "typo", "--temp", "38.7", "--json")
+    assert ran.code == 0, ran.stdout
+    last = crs("history", episode, "--json").json["events"][-1]
+    assert last["data"]["corrected"]["note"] == "BP 88/50" and last["data"]["corrected"]["observation"]["temp_c"] == 38.7
+    assert "BP 88/50" in crs("status", episode, "--full", "--json").json["basis"]["note"]  # as the correction stands
+    assert crs("audit", "verify").code == 0

@@ -24,8 +24,8 @@ ROOT = Path(__file__).resolve().parents[2]
 CONTRACT: dict[str, set[str]] = {
     "open": {"--patient", "--weight-kg", "--age-years", "--context", "--policy", "--at", "--json"},
     "observe": {"--at", "--temp", "--hypotension", "--vasopressors", "--vasopressin", "--o2", "--o2-flow", "--fio2",
-                "--ice", "--consciousness", "--seizure", "--motor-weakness", "--cerebral-edema", "--capd", "--late",
-                "--override", "--json"},
+                "--ice", "--consciousness", "--seizure", "--motor-weakness", "--cerebral-edema", "--capd", "--note",
+                "--late", "--override", "--json"},
     "give": {"--dose-mg", "--route", "--at", "--override", "--late", "--json"},
     "act": {"--at", "--note", "--late", "--override", "--json"},
     "correct": {"--reason", "--override", "--drug", "--dose-mg", "--route", "--action", "--note", "--temp", "--o2",
@@ -47,6 +47,8 @@ CONTRACT: dict[str, set[str]] = {
     "audit checkpoint": {"--key", "--out", "--force", "--json"},
     "pathway": {"--format", "--json"},
     "demo": {"--json"},
+    "export": {"--format", "--out", "--force", "--json"},
+    "import": {"--dry-run", "--json"},
 }
 
 

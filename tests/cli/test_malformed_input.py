@@ -178,6 +178,7 @@ CASES: list[tuple[list[str], str | None, st.SearchStrategy[str], list[str]]] = [
     # late entries and their overrides (issue 10)
     (["observe", "{E}", "--temp", "37"], "--late", texts(500), []),
     (["observe", "{E}", "--temp", "37"], "--override", texts(500), []),
+    (["observe", "{E}", "--temp", "37"], "--note", texts(500), []),
     (["give", "{E}", "dexamethasone", "--dose-mg", "10"], "--late", texts(500), []),
     (["act", "{E}", "labs"], "--late", texts(500), []),
     (["act", "{E}", "labs"], "--override", texts(500), []),

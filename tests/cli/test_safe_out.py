@@ -29,6 +29,7 @@ COMMANDS = {  # every command with --out, as (its arguments before --out); EPISO
     "report": ["audit", "report", "EPISODE"],
     "report-html": ["audit", "report", "EPISODE", "--format", "html"],
     "digest": ["audit", "digest"],
+    "export": ["export", "EPISODE", "--format", "fhir"],
 }
 
 

@@ -321,7 +321,8 @@ class CorrectionRules(EpisodeDriver):
             grade = draw(st.sampled_from([None, None, 0, 0, 1, 2, 3, 4]), "grade")
             obs = (S.build_observation(draw(S.observation_recipes(), "observation"), self.child) if grade is None
                    else S.graded_observation(grade, 0, self.child))
-            cmd = RecordObservation(at=at, observation=obs, **common)  # type: ignore[arg-type]
+            note = draw(st.sampled_from([None, None, "blood pressure 88/50 mm[Hg]"]), "note")
+            cmd = RecordObservation(at=at, observation=obs, note=note, **common)  # type: ignore[arg-type]
             label = f"observation {'graded ' + str(grade) if grade is not None else 'of any fields'} {where}"
         else:
             at, where = self._late_at(draw(LATE_WHEN, "when"), "action")

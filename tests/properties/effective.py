@@ -88,11 +88,12 @@ def stored_inputs(kind: str, data: dict[str, Any]) -> dict[str, Any]:
 
 
 def build(kind: str, values: dict[str, Any], *, at: datetime, actor: str, episode_id: str,
-          late: str | None = None) -> StepCommand:
-    """The step command that records `values` (pydantic validates it as the CLI would)."""
+          late: str | None = None, note: str | None = None) -> StepCommand:
+    """The step command that records `values` (pydantic validates it as the CLI would); `note`: an observation's
+    free text, which is not among its inputs (a correction carries it unchanged)."""
     common: dict[str, Any] = {"at": at, "actor": actor, "episode_id": episode_id}
     if kind == "observe":
-        return RecordObservation(**common, observation=Observation(**values), late=late)
+        return RecordObservation(**common, observation=Observation(**values), late=late, note=note)
     if kind == "give":
         return AdministerDose(**common, drug=values["drug"], dose_mg=values["dose_mg"], route=values.get("route"),
                               late=late)
@@ -109,7 +110,8 @@ def command_of(event: Event) -> StepCommand:
     """The entry a stored observe / give / act / resolve / close event records (late ones keep their reason)."""
     values = stored_inputs(event.kind, event.data) if event.kind in CORRECTABLE else dict(event.data)
     return build(event.kind, values, at=event.at, actor=event.actor, episode_id=event.episode_id,
-                 late=event.data.get("late_reason") if is_late(event) else None)
+                 late=event.data.get("late_reason") if is_late(event) else None,
+                 note=event.data.get("note") if event.kind == "observe" else None)
 
 
 def wrong_screen(episode: Episode, command: StepCommand) -> bool:
@@ -185,7 +187,8 @@ class Record:
                 self.superseded_by[target] = event.seq
                 command = build(data["target_kind"], stored_inputs(data["target_kind"], data["corrected"]),
                                 at=old.command.at, actor=old.command.actor, episode_id=event.episode_id,
-                                late=getattr(old.command, "late", None))
+                                late=getattr(old.command, "late", None), note=getattr(old.command, "note", None)
+                                if data["target_kind"] == "observe" else None)  # an observation's note: carried
                 self.entries[target] = Entry(target, event.seq, event.recorded_at, command)
         else:
             late = is_late(event)
@@ -335,7 +338,8 @@ def predict(record: Record, episode: Episode, command: ChangeCommand, now: datet
             out.merged = merged
             try:
                 corrected = build(old.kind, merged, at=old.at, actor=old.actor, episode_id=old.episode_id,
-                                  late=getattr(old, "late", None))  # a late entry corrected stays late
+                                  late=getattr(old, "late", None),  # a late entry corrected stays late
+                                  note=getattr(old, "note", None) if old.kind == "observe" else None)
             except (ValidationError, KeyError):
                 out.invalid = "the corrected values are not a valid entry"
                 return out
@@ -426,6 +430,10 @@ def accepted_problems(cmd: ChangeCommand, now: datetime, pre: Episode, n: int, e
         return out
     placed = next((e for e in result.events if e.seq == n + 1), None)
     if isinstance(cmd, Correct):
+        if (prediction.target is not None and prediction.target.command.kind == "observe"
+                and (data.get("corrected") or {}).get("note") != getattr(prediction.target.command, "note", None)):
+            out.append(f"CHANGE_EVENT: correction seq {event.seq} of an observation does not carry its note "
+                       f"unchanged: {(data.get('corrected') or {}).get('note')!r}")
         if placed is None or data.get("corrected") != placed.data:
             out.append(f"CHANGE_EVENT: correction seq {event.seq} stores {data.get('corrected')}, the entry re-decided "
                        f"at its place is {placed.data if placed else None}")
@@ -434,6 +442,9 @@ def accepted_problems(cmd: ChangeCommand, now: datetime, pre: Episode, n: int, e
             out.append(f"CHANGE_EVENT: correction seq {event.seq} stands for {stored_inputs(placed.kind, placed.data)},"
                        f" not the target's inputs with the changes ({prediction.merged})")
     elif not isinstance(cmd, Void):
+        if isinstance(cmd, RecordObservation) and data.get("note") != cmd.note:  # only when given, as given
+            out.append(f"CHANGE_EVENT: late observation seq {event.seq} stores note {data.get('note')!r}, "
+                       f"not {cmd.note!r}")
         own = {k: v for k, v in data.items() if k != "overrides"}
         if placed is None or own != placed.data:
             out.append(f"CHANGE_EVENT: late entry seq {event.seq} stores {own}, re-decided at its place it is "
