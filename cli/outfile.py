@@ -26,7 +26,7 @@ import os
 import stat
 from collections.abc import Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -79,6 +79,19 @@ def database_files(config: "Settings") -> tuple[Path, ...]:
         return ()
     path = sqlite_path(url)
     return tuple(dict.fromkeys((path, Path(os.path.realpath(path)))))
+
+
+def read_record(config: "Settings", episode: str, out: Path | None, *, force: bool) -> tuple[tuple[Path, ...], Any]:
+    """For a command that writes one episode's record to --out (`audit report`, `export`): the files `write_out`
+    must protect, and the episode with its history and refusals, read read-only. `--out` is checked first, so
+    a path that cannot or must not be written is refused before the database is opened."""
+    from cli.context import open_store
+
+    protected = database_files(config) if out is not None else ()
+    if out is not None:
+        check_out(out, force=force, protected=protected)
+    with open_store(config, read_only=True) as store:
+        return protected, (store.episode(episode), store.history(episode), store.refusals(episode))
 
 
 def check_out(path: Path, *, force: bool, protected: Iterable[Path] = (), option: str = "--out") -> None:

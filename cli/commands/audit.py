@@ -14,7 +14,7 @@ from cli import payloads
 from cli.command import CrsCommand, CrsSubgroup
 from cli.context import open_store, settings
 from cli.options import Episode, JsonFlag, OptionalEpisode, WideFlag
-from cli.outfile import Force, OutFile, check_out, database_files, write_out
+from cli.outfile import Force, OutFile, check_out, database_files, read_record, write_out
 from cli.render import emit
 
 audit_app = typer.Typer(cls=CrsSubgroup, no_args_is_help=True,
@@ -180,11 +180,8 @@ def report(
     from cli.report import assemble, render
 
     config = settings(ctx, json_out)
-    protected = database_files(config) if out is not None else ()
-    if out is not None:
-        check_out(out, force=force, protected=protected)  # before the database is opened
-    with open_store(config, read_only=True) as store:
-        data = assemble(store.episode(episode), store.history(episode), store.refusals(episode))
+    protected, record = read_record(config, episode, out, force=force)
+    data = assemble(*record)
     text = render(data, format.value)
     if out is not None:
         write_out(out, text, force=force, protected=protected)

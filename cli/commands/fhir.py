@@ -10,7 +10,7 @@ import typer
 
 from cli.context import open_store, settings
 from cli.options import Episode, JsonFlag
-from cli.outfile import Force, OutFile, check_out, database_files, write_out
+from cli.outfile import Force, OutFile, read_record, write_out
 from cli.render import emit, write_text
 
 #: The --late reason of an imported step whose time is before the episode's latest event.
@@ -39,11 +39,8 @@ def export(
     from cli.fhir.export import bundle, counts, to_json
 
     config = settings(ctx, json_out)
-    protected = database_files(config) if out is not None else ()
-    if out is not None:
-        check_out(out, force=force, protected=protected)  # before the database is opened
-    with open_store(config, read_only=True) as store:
-        document = bundle(store.episode(episode), store.history(episode), store.refusals(episode))
+    protected, record = read_record(config, episode, out, force=force)
+    document = bundle(*record)
     text = to_json(document)
     if out is None:
         if config.json:

@@ -124,12 +124,13 @@ def _plain_write(path: Path, data: str | bytes, **_: Any) -> None:
 
 
 def test_teeth_h16_safe_out(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Disables cli.outfile.check_out and cli.outfile.write_out for `crs audit report` (as cli.commands.audit
-    imported them): a plain write, as before. `audit report E --out crs.db` then overwrites the live
-    database and exits 0 (HAZARDS H16 as found)."""
+    """Disables cli.outfile.check_out (as cli.outfile.read_record calls it) and cli.outfile.write_out for `crs
+    audit report` (as cli.commands.audit imported it): a plain write, as before. `audit report E --out crs.db`
+    then overwrites the live database and exits 0 (HAZARDS H16 as found)."""
+    from cli import outfile as outfile_module
     from cli.commands import audit as audit_command
 
-    monkeypatch.setattr(audit_command, "check_out", lambda *args, **kwargs: None)
+    monkeypatch.setattr(outfile_module, "check_out", lambda *args, **kwargs: None)
     monkeypatch.setattr(audit_command, "write_out", _plain_write)
     ward = Ward(tmp_path / "off")
     with pytest.raises(EVIDENCE_FAILS, match="the database was overwritten"):
