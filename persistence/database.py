@@ -66,14 +66,12 @@ class DatabaseError(Exception):
 
     Its text is the driver's first line only: never the statement's parameters (patient data)."""
 
-    def __init__(self, statement: str, orig: BaseException, *, integrity: bool = False,
-                 connection_invalidated: bool = False) -> None:
+    def __init__(self, statement: str, orig: BaseException, *, integrity: bool = False) -> None:
         first = str(orig).splitlines()[0] if str(orig) else type(orig).__name__
         super().__init__(first)
         self.statement = statement
         self.orig = orig
         self.integrity = integrity  # a constraint refused the write (a lost race on UNIQUE(episode_id, seq))
-        self.connection_invalidated = connection_invalidated
 
 
 @dataclass(frozen=True)
@@ -383,9 +381,8 @@ class Database:
             self.release(conn, clean=not touched)
 
     # -- errors -------------------------------------------------------------------------------------------
-    def wrap(self, exc: BaseException, sql: str, conn: Any = None) -> DatabaseError:
-        return DatabaseError(sql, exc, integrity=isinstance(exc, self.driver.IntegrityError),
-                             connection_invalidated=conn is not None and self.is_disconnect(exc, conn))
+    def wrap(self, exc: BaseException, sql: str) -> DatabaseError:
+        return DatabaseError(sql, exc, integrity=isinstance(exc, self.driver.IntegrityError))
 
     def is_disconnect(self, exc: BaseException, conn: Any) -> bool:
         """The connection is gone (a server restart, a terminated backend, a closed SQLite handle)."""

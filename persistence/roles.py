@@ -345,7 +345,7 @@ def set_up(url: DatabaseUrl, *, clinicians: Sequence[str] = (), auditors: Sequen
     except DBAPIError as exc:
         raise _failure(exc.orig, exc.connection_invalidated, url, login) from None
     except DatabaseError as exc:  # refused at connect (the connections are persistence/database.py's)
-        raise _failure(exc.orig, exc.connection_invalidated, url, login) from None
+        raise _failure(exc.orig, False, url, login) from None
     finally:
         engine.dispose()
 
